@@ -6,7 +6,7 @@
 //! meaning (an error names the key and what is accepted).
 
 mod error;
-mod modules;
+pub mod modules;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
