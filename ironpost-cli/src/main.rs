@@ -1,1 +1,60 @@
-fn main() {}
+//! `ironpost`: the command line of Ironpost.
+//!
+//! Live state (`status`, `alerts`) comes from the daemon's control socket; configuration
+//! commands work offline. Exit codes: 0 success/healthy, 1 degraded or failure, 2 invalid input
+//! or configuration, 3 daemon unreachable (docs/cli.md).
+
+mod client;
+mod cmd;
+mod table;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Ironpost host security monitoring.
+#[derive(Debug, Parser)]
+#[command(name = "ironpost", version, about, propagate_version = true)]
+struct Cli {
+    /// Configuration file (default: $IRONPOST_CONFIG, ./ironpost.toml, /etc/ironpost/ironpost.toml, built-in defaults).
+    #[arg(short = 'c', long = "config", global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Shows the daemon's health, modules and queues (exit 0 healthy, 1 degraded, 3 unreachable).
+    Status(cmd::status::StatusArgs),
+    /// Lists and shows alerts.
+    #[command(subcommand)]
+    Alerts(cmd::alerts::AlertsCommand),
+    /// Validates and shows the configuration.
+    #[command(subcommand)]
+    Config(cmd::config::ConfigCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = cmd::Context {
+        config_flag: cli.config,
+    };
+    let result = match cli.command {
+        Command::Status(a) => cmd::status::run(a, &ctx),
+        Command::Alerts(c) => cmd::alerts::run(c, &ctx),
+        Command::Config(c) => cmd::config::run(c, &ctx),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("ironpost: {e:#}");
+            let invalid = e.chain().any(|c| {
+                c.downcast_ref::<ironpost_core::config::ConfigError>()
+                    .is_some()
+            });
+            ExitCode::from(if invalid { cmd::EXIT_INVALID as u8 } else { 1 })
+        }
+    }
+}

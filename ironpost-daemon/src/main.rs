@@ -1,1 +1,189 @@
-fn main() {}
+//! `ironpost-daemon`: one per host. Reads the configuration, opens the store, runs every enabled
+//! module under the supervisor, serves the control API and metrics, and on SIGTERM or SIGINT
+//! stops the modules stage by stage, drains the queues and exits 0.
+
+mod control;
+mod logging;
+mod metrics;
+mod modules;
+mod pidfile;
+mod state;
+mod supervisor;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use ironpost_core::bus::bus;
+use ironpost_core::config::{Config, StoreLocation};
+use ironpost_store::{SqliteStore, Store};
+
+use crate::modules::{BuildContext, STAGE_OUTPUT};
+use crate::state::DaemonState;
+use crate::supervisor::Supervisor;
+
+/// The Ironpost host security daemon.
+#[derive(Debug, Parser)]
+#[command(name = "ironpost-daemon", version, about)]
+struct Args {
+    /// Configuration file (default: $IRONPOST_CONFIG, ./ironpost.toml, /etc/ironpost/ironpost.toml, built-in defaults).
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Log level or filter; overrides RUST_LOG and general.log_level.
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let (config, path) = match Config::discover(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ironpost-daemon: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    logging::init(
+        args.log_level.as_deref(),
+        &config.general.log_level,
+        &config.general.log_format,
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ironpost")
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ironpost-daemon: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(config, path)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(
+                error = format!("{e:#}"),
+                "ironpost-daemon stopped on an error"
+            );
+            eprintln!("ironpost-daemon: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, String)> {
+    match config.store_location().map_err(anyhow::Error::msg)? {
+        StoreLocation::Sqlite(path) => {
+            let store = SqliteStore::open(&path)?;
+            Ok((Arc::new(store), path.display().to_string()))
+        }
+        StoreLocation::Postgres(_) => {
+            bail!(
+                "store.url: the PostgreSQL backend is not part of this build yet; use sqlite:// or leave store.url empty"
+            )
+        }
+    }
+}
+
+async fn run(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
+    // Alerts, the store and the socket are for the daemon's user alone.
+    // SAFETY: umask only changes this process's file-creation mask.
+    unsafe { libc::umask(0o077) };
+    let data_dir = &config.general.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    let (_pid, stale) = pidfile::PidFile::acquire(&config.pid_path())?;
+    if let Some(pid) = stale {
+        tracing::warn!(pid, file = %config.pid_path().display(), "replaced a stale PID file");
+    }
+    let (store, store_location) = open_store(&config)?;
+    let host = config.host_name();
+    let (events_tx, events_rx) = bus("events", config.general.event_queue);
+    let (alerts_tx, alerts_rx) = bus("alerts", config.general.alert_queue);
+    let state = Arc::new(DaemonState::new(
+        host,
+        store.clone(),
+        store_location,
+        events_tx,
+        alerts_tx,
+    ));
+
+    let mut supervisor = Supervisor::new(state.clone(), modules::STAGES);
+    for (stage, module) in modules::build(BuildContext {
+        config: &config,
+        store,
+        events: Some(events_rx),
+        alerts: Some(alerts_rx),
+    }) {
+        supervisor.spawn(stage, module);
+    }
+    if config.metrics.enabled {
+        supervisor.spawn(
+            STAGE_OUTPUT,
+            Arc::new(metrics::MetricsEndpoint::new(
+                state.clone(),
+                config.metrics.listen.clone(),
+            )),
+        );
+    }
+
+    let (control_stop, control_task) = if config.control.enabled {
+        let socket = config.socket_path();
+        let listener = control::bind(&socket)?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(control::serve(
+            listener,
+            socket,
+            state.clone(),
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        (Some(tx), Some(task))
+    } else {
+        (None, None)
+    };
+
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        config = path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "<defaults>".into()),
+        data_dir = %data_dir.display(),
+        socket = %config.socket_path().display(),
+        "ironpost-daemon started"
+    );
+
+    wait_for_signal().await?;
+    tracing::info!("stopping: draining queues");
+    let late = supervisor
+        .shutdown(Duration::from_secs(config.general.shutdown_timeout_secs))
+        .await;
+    if late > 0 {
+        tracing::warn!(
+            stages = late,
+            "some modules did not stop in time and were aborted"
+        );
+    }
+    if let Some(stop) = control_stop {
+        let _ = stop.send(());
+    }
+    if let Some(task) = control_task {
+        let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
+    }
+    tracing::info!("ironpost-daemon stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!(signal = "SIGTERM", "signal received"),
+        _ = int.recv() => tracing::info!(signal = "SIGINT", "signal received"),
+    }
+    Ok(())
+}

@@ -232,7 +232,10 @@ mod tests {
         assert_eq!(a.as_str().len(), 32);
         assert_ne!(a, AlertId::derive("r2", "src_ip=1.2.3.4", t));
         assert_ne!(a, AlertId::derive("r1", "src_ip=1.2.3.5", t));
-        assert_ne!(a, AlertId::derive("r1", "src_ip=1.2.3.4", t + chrono::Duration::seconds(1)));
+        assert_ne!(
+            a,
+            AlertId::derive("r1", "src_ip=1.2.3.4", t + chrono::Duration::seconds(1))
+        );
         // The separator keeps ("ab","c") and ("a","bc") apart.
         assert_ne!(AlertId::derive("ab", "c", t), AlertId::derive("a", "bc", t));
     }

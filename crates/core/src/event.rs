@@ -228,7 +228,11 @@ pub struct LogRecord {
 
 impl LogRecord {
     /// A record with only a message, received now from `source`.
-    pub fn new(source: impl Into<String>, format: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(
+        source: impl Into<String>,
+        format: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         let now = Utc::now();
         LogRecord {
             timestamp: now,
@@ -271,8 +275,17 @@ impl FieldSource for LogRecord {
 
     fn for_each_field(&self, visit: &mut dyn FnMut(&str, FieldValue<'_>)) {
         for name in [
-            "message", "source", "format", "hostname", "service", "pid", "facility", "severity",
-            "container.id", "container.name", "container.image",
+            "message",
+            "source",
+            "format",
+            "hostname",
+            "service",
+            "pid",
+            "facility",
+            "severity",
+            "container.id",
+            "container.name",
+            "container.image",
         ] {
             if let Some(v) = self.field(name) {
                 visit(name, v);
@@ -355,9 +368,20 @@ impl FieldSource for ProcessEvent {
 
     fn for_each_field(&self, visit: &mut dyn FnMut(&str, FieldValue<'_>)) {
         for name in [
-            "Image", "CommandLine", "ParentImage", "ParentCommandLine", "User",
-            "CurrentDirectory", "ProcessId", "ParentProcessId", "uid", "gid", "cgroup_id",
-            "container.id", "container.name", "container.image",
+            "Image",
+            "CommandLine",
+            "ParentImage",
+            "ParentCommandLine",
+            "User",
+            "CurrentDirectory",
+            "ProcessId",
+            "ParentProcessId",
+            "uid",
+            "gid",
+            "cgroup_id",
+            "container.id",
+            "container.name",
+            "container.image",
         ] {
             if let Some(v) = self.field(name) {
                 visit(name, v);
@@ -445,8 +469,16 @@ impl FieldSource for NetworkEvent {
 
     fn for_each_field(&self, visit: &mut dyn FnMut(&str, FieldValue<'_>)) {
         for name in [
-            "kind", "src_ip", "dst_ip", "src_port", "dst_port", "protocol", "count", "interface",
-            "container.id", "container.name",
+            "kind",
+            "src_ip",
+            "dst_ip",
+            "src_port",
+            "dst_port",
+            "protocol",
+            "count",
+            "interface",
+            "container.id",
+            "container.name",
         ] {
             if let Some(v) = self.field(name) {
                 visit(name, v);
@@ -488,7 +520,12 @@ impl FieldSource for ContainerEvent {
     }
 
     fn for_each_field(&self, visit: &mut dyn FnMut(&str, FieldValue<'_>)) {
-        for name in ["action", "container.id", "container.name", "container.image"] {
+        for name in [
+            "action",
+            "container.id",
+            "container.name",
+            "container.image",
+        ] {
             if let Some(v) = self.field(name) {
                 visit(name, v);
             }

@@ -43,7 +43,10 @@ impl ScanFinding {
             h.update(part.as_bytes());
             h.update([0]);
         }
-        h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+        h.finalize()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 

@@ -145,8 +145,34 @@ const LOG_LEVELS: [&str; 5] = ["trace", "debug", "info", "warn", "error"];
 const LOG_FORMATS: [&str; 2] = ["json", "text"];
 
 impl Config {
+    /// The configuration the daemon and the CLI use: `explicit` (from `-c`), else the file named
+    /// by `IRONPOST_CONFIG`, else `./ironpost.toml`, else `/etc/ironpost/ironpost.toml`, else the
+    /// built-in defaults; then the process environment's overrides. Returns the file used.
+    pub fn discover(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        let path = explicit.map(Path::to_path_buf).or_else(|| {
+            let named = env
+                .iter()
+                .find(|(k, _)| k == "IRONPOST_CONFIG")
+                .map(|(_, v)| PathBuf::from(v));
+            named.or_else(|| {
+                ["ironpost.toml", "/etc/ironpost/ironpost.toml"]
+                    .into_iter()
+                    .map(PathBuf::from)
+                    .find(|p| p.is_file())
+            })
+        });
+        match path {
+            Some(p) => Config::load(&p, env).map(|c| (c, Some(p))),
+            None => Config::defaults(env).map(|c| (c, None)),
+        }
+    }
+
     /// Reads and checks `path`, then applies environment overrides from `env`.
-    pub fn load(path: &Path, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+    pub fn load(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
             path: path.to_owned(),
             source,
@@ -155,7 +181,9 @@ impl Config {
     }
 
     /// The built-in defaults with environment overrides from `env`, checked.
-    pub fn defaults(env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+    pub fn defaults(
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
         Config::from_toml("", Path::new("<defaults>"), env)
     }
 
@@ -195,13 +223,20 @@ impl Config {
         if !LOG_LEVELS.contains(&self.general.log_level.as_str()) {
             return Err(invalid(
                 "general.log_level",
-                format!("`{}` is not a level; use one of {}", self.general.log_level, LOG_LEVELS.join(", ")),
+                format!(
+                    "`{}` is not a level; use one of {}",
+                    self.general.log_level,
+                    LOG_LEVELS.join(", ")
+                ),
             ));
         }
         if !LOG_FORMATS.contains(&self.general.log_format.as_str()) {
             return Err(invalid(
                 "general.log_format",
-                format!("`{}` is not a format; use json or text", self.general.log_format),
+                format!(
+                    "`{}` is not a format; use json or text",
+                    self.general.log_format
+                ),
             ));
         }
         if self.general.data_dir.as_os_str().is_empty() {
@@ -219,7 +254,10 @@ impl Config {
         if self.metrics.enabled && self.metrics.listen.parse::<SocketAddr>().is_err() {
             return Err(invalid(
                 "metrics.listen",
-                format!("`{}` is not an address:port such as 127.0.0.1:9464", self.metrics.listen),
+                format!(
+                    "`{}` is not an address:port such as 127.0.0.1:9464",
+                    self.metrics.listen
+                ),
             ));
         }
         self.store_location().map_err(|m| invalid("store.url", m))?;
@@ -231,11 +269,15 @@ impl Config {
     pub fn store_location(&self) -> Result<StoreLocation, String> {
         let url = self.store.url.trim();
         if url.is_empty() {
-            return Ok(StoreLocation::Sqlite(self.general.data_dir.join("ironpost.db")));
+            return Ok(StoreLocation::Sqlite(
+                self.general.data_dir.join("ironpost.db"),
+            ));
         }
         if let Some(p) = url.strip_prefix("sqlite://") {
             if p.is_empty() {
-                return Err("sqlite:// needs a path, as in sqlite:///var/lib/ironpost/ironpost.db".into());
+                return Err(
+                    "sqlite:// needs a path, as in sqlite:///var/lib/ironpost/ironpost.db".into(),
+                );
             }
             return Ok(StoreLocation::Sqlite(PathBuf::from(p)));
         }
@@ -391,14 +433,20 @@ mod tests {
     }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn empty_file_gives_defaults() {
         let c = parse("").unwrap();
         assert_eq!(c, Config::default());
-        assert_eq!(c.socket_path(), PathBuf::from("ironpost-data/ironpost.sock"));
+        assert_eq!(
+            c.socket_path(),
+            PathBuf::from("ironpost-data/ironpost.sock")
+        );
         assert_eq!(
             c.store_location().unwrap(),
             StoreLocation::Sqlite(PathBuf::from("ironpost-data/ironpost.db"))
@@ -411,7 +459,10 @@ mod tests {
         assert_eq!(err.location(), Some(&Location { line: 3, column: 1 }));
         assert_eq!(err.key(), Some("general.log_levle"));
         let text = err.to_string();
-        assert!(text.starts_with("test.toml:3:1: key `general.log_levle`"), "{text}");
+        assert!(
+            text.starts_with("test.toml:3:1: key `general.log_levle`"),
+            "{text}"
+        );
         assert!(text.contains("unknown field"), "{text}");
     }
 
@@ -477,7 +528,10 @@ mod tests {
     #[test]
     fn bad_environment_override_names_the_variable() {
         let err = Config::defaults(env(&[("IRONPOST_GENERAL__EVENT_QUEUE", "lots")])).unwrap_err();
-        assert!(err.to_string().contains("IRONPOST_GENERAL__EVENT_QUEUE"), "{err}");
+        assert!(
+            err.to_string().contains("IRONPOST_GENERAL__EVENT_QUEUE"),
+            "{err}"
+        );
         let err = Config::defaults(env(&[("IRONPOST_GENERAL__NOPE", "1")])).unwrap_err();
         assert!(err.to_string().contains("IRONPOST_GENERAL__NOPE"), "{err}");
         let err = Config::defaults(env(&[("IRONPOST_GENERAL__LOG_LEVEL", "loud")])).unwrap_err();
@@ -490,11 +544,52 @@ mod tests {
             redact_url("postgres://ironpost:s3cret@db:5432/ironpost"),
             "postgres://ironpost:<redacted>@db:5432/ironpost"
         );
-        assert_eq!(redact_url("postgres://db/ironpost"), "postgres://db/ironpost");
+        assert_eq!(
+            redact_url("postgres://db/ironpost"),
+            "postgres://db/ironpost"
+        );
         let mut c = Config::default();
         c.store.url = "postgres://u:hunter2@h/db".into();
         let shown = c.to_redacted_toml();
         assert!(!shown.contains("hunter2"));
         assert!(shown.contains(REDACTED));
+    }
+}
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    /// The shipped example must load and must show every default, so it cannot drift.
+    #[test]
+    fn the_example_file_loads_and_equals_the_defaults() {
+        let text = include_str!("../../../../ironpost.toml.example");
+        let config =
+            Config::from_toml(text, Path::new("ironpost.toml.example"), Vec::new()).unwrap();
+        assert_eq!(
+            config,
+            Config::default(),
+            "ironpost.toml.example and the defaults differ"
+        );
+        let example: toml::Table = text.parse().unwrap();
+        let defaults = toml::Table::try_from(Config::default()).unwrap();
+        fn keys(t: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+            for (k, v) in t {
+                let name = format!("{prefix}{k}");
+                match v {
+                    toml::Value::Table(inner) => keys(inner, &format!("{name}."), out),
+                    _ => out.push(name),
+                }
+            }
+        }
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        keys(&example, "", &mut a);
+        keys(&defaults, "", &mut b);
+        a.sort();
+        b.sort();
+        assert_eq!(
+            a, b,
+            "ironpost.toml.example must list every key, and only real keys"
+        );
     }
 }

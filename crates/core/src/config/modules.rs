@@ -10,7 +10,8 @@ use super::{Config, ConfigError};
 ///
 /// When enabled it reports healthy, then after `panic_after_ms` panics, or after
 /// `fail_after_ms` returns an error, or reports degraded with `degraded_reason`; the supervisor
-/// restarts it with backoff while the other modules keep running.
+/// restarts it with backoff while the other modules keep running. It can also emit synthetic
+/// alerts to exercise the store.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SelftestConfig {
@@ -22,6 +23,9 @@ pub struct SelftestConfig {
     pub fail_after_ms: u64,
     /// Report degraded with this reason (empty: healthy).
     pub degraded_reason: String,
+    /// Put this many synthetic alerts (rule `ironpost.selftest`, deterministic ids) on the alert
+    /// bus at each start, to exercise the store and the shutdown drain.
+    pub emit_alerts: u64,
 }
 
 /// Checks the module sections; errors name their key.

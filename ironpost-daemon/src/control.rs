@@ -1,0 +1,207 @@
+//! The control API: HTTP/JSON on a Unix socket, mode 0600.
+//!
+//! `GET /v1/health`, `GET /v1/status`, `GET /v1/alerts?since=&severity=&rule=&host=&limit=` and
+//! `GET /v1/alerts/{id}`. Errors are `{"error": "..."}` with a 4xx or 5xx status.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, Duration, Utc};
+use ironpost_core::Severity;
+use ironpost_store::AlertQuery;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::net::UnixListener;
+
+use crate::state::DaemonState;
+
+/// The most alerts one request returns.
+pub const MAX_LIMIT: usize = 10_000;
+
+/// Binds the socket at `path` with mode 0600, replacing a stale socket file.
+pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    if path.exists() {
+        // The PID file check has already refused to start beside a live daemon, so a socket
+        // left here belongs to one that died.
+        std::fs::remove_file(path)
+            .with_context(|| format!("removing stale socket {}", path.display()))?;
+    }
+    // The umask closes the window between bind and chmod in which another user could connect.
+    // SAFETY: umask only changes this process's file-creation mask.
+    let old = unsafe { libc::umask(0o177) };
+    let listener = UnixListener::bind(path);
+    // SAFETY: as above, restoring the previous mask.
+    unsafe { libc::umask(old) };
+    let listener =
+        listener.with_context(|| format!("binding control socket {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("setting mode 0600 on {}", path.display()))?;
+    Ok(listener)
+}
+
+/// The API's routes.
+pub fn router(state: Arc<DaemonState>) -> Router {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/status", get(status))
+        .route("/v1/alerts", get(alerts))
+        .route("/v1/alerts/{id}", get(alert))
+        .fallback(|| async {
+            error(
+                StatusCode::NOT_FOUND,
+                "no such endpoint; see docs/cli.md".into(),
+            )
+        })
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `stop` resolves, then removes the socket file.
+pub async fn serve(
+    listener: UnixListener,
+    path: PathBuf,
+    state: Arc<DaemonState>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    if let Err(e) = axum::serve(listener, router(state))
+        .with_graceful_shutdown(stop)
+        .await
+    {
+        tracing::error!(error = %e, "control API stopped");
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+fn error(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+async fn health(State(state): State<Arc<DaemonState>>) -> Response {
+    let doc = state.status();
+    Json(json!({ "status": doc.status, "version": doc.version, "uptime_secs": doc.uptime_secs }))
+        .into_response()
+}
+
+async fn status(State(state): State<Arc<DaemonState>>) -> Response {
+    Json(state.status()).into_response()
+}
+
+/// Query parameters of `GET /v1/alerts`.
+#[derive(Debug, Deserialize)]
+struct AlertParams {
+    since: Option<String>,
+    severity: Option<String>,
+    rule: Option<String>,
+    host: Option<String>,
+    limit: Option<usize>,
+}
+
+/// Parses `since`: an RFC 3339 time, or a duration back from now such as `30s`, `15m`, `2h`, `7d`.
+pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let bad = || {
+        format!("`{text}` is neither an RFC 3339 time nor a duration such as 30s, 15m, 2h or 7d")
+    };
+    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
+    let n: i64 = digits.parse().map_err(|_| bad())?;
+    let d = match unit {
+        "s" => Duration::try_seconds(n),
+        "m" => Duration::try_minutes(n),
+        "h" => Duration::try_hours(n),
+        "d" => Duration::try_days(n),
+        _ => None,
+    }
+    .ok_or_else(bad)?;
+    now.checked_sub_signed(d).ok_or_else(bad)
+}
+
+async fn alerts(
+    State(state): State<Arc<DaemonState>>,
+    params: Result<Query<AlertParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Query(p) = match params {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let since = match p
+        .since
+        .as_deref()
+        .map(|s| parse_since(s, Utc::now()))
+        .transpose()
+    {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("since: {e}")),
+    };
+    let min_severity = match p
+        .severity
+        .as_deref()
+        .map(str::parse::<Severity>)
+        .transpose()
+    {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("severity: {e}")),
+    };
+    let query = AlertQuery {
+        since,
+        min_severity,
+        rule: p.rule,
+        host: p.host,
+        limit: p.limit.unwrap_or(100).min(MAX_LIMIT),
+    };
+    let store = state.store.clone();
+    match tokio::task::spawn_blocking(move || store.alerts(&query)).await {
+        Ok(Ok(list)) => Json(json!({ "alerts": list })).into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn alert(State(state): State<Arc<DaemonState>>, UrlPath(id): UrlPath<String>) -> Response {
+    let store = state.store.clone();
+    let lookup = id.clone();
+    match tokio::task::spawn_blocking(move || store.alert(&lookup)).await {
+        Ok(Ok(Some(a))) => Json(a).into_response(),
+        Ok(Ok(None)) => error(StatusCode::NOT_FOUND, format!("no alert with id {id}")),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn since_accepts_rfc3339_and_durations() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap();
+        assert_eq!(
+            parse_since("1d", now).unwrap(),
+            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+        );
+        assert_eq!(
+            parse_since("90m", now).unwrap(),
+            now - Duration::minutes(90)
+        );
+        assert_eq!(
+            parse_since("2026-01-01T12:00:00Z", now).unwrap(),
+            Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
+        );
+        for bad in ["", "m", "10y", "yesterday", "99999999999999999999d"] {
+            assert!(parse_since(bad, now).is_err(), "{bad}");
+        }
+    }
+}
