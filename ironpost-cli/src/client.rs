@@ -37,14 +37,32 @@ impl std::error::Error for ClientError {}
 
 /// `GET path` on the socket at `socket`; returns the parsed JSON body of a 2xx answer.
 pub fn get(socket: &Path, path: &str) -> Result<serde_json::Value, ClientError> {
+    request(socket, "GET", path, None)
+}
+
+/// `method path` with an optional JSON `body` on the socket at `socket`; returns the parsed
+/// JSON body of a 2xx answer.
+pub fn request(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> Result<serde_json::Value, ClientError> {
     let mut stream = UnixStream::connect(socket)
         .map_err(|e| ClientError::Unreachable(format!("{}: {e}", socket.display())))?;
     let timeout = Some(Duration::from_secs(10));
     let _ = stream.set_read_timeout(timeout);
     let _ = stream.set_write_timeout(timeout);
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: ironpost\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: ironpost\r\nAccept: application/json\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
     );
+    if !body.is_empty() {
+        request.push_str("Content-Type: application/json\r\n");
+    }
+    request.push_str("\r\n");
+    request.push_str(&body);
     stream
         .write_all(request.as_bytes())
         .map_err(|e| ClientError::Unreachable(format!("{}: {e}", socket.display())))?;

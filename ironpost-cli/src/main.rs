@@ -6,6 +6,7 @@
 
 mod client;
 mod cmd;
+mod docker;
 mod table;
 
 use std::path::PathBuf;
@@ -31,9 +32,28 @@ enum Command {
     /// Lists and shows alerts.
     #[command(subcommand)]
     Alerts(cmd::alerts::AlertsCommand),
+    /// Adds, removes and lists XDP block entries of the running daemon.
+    #[command(subcommand)]
+    Block(cmd::block::BlockCommand),
     /// Validates and shows the configuration.
     #[command(subcommand)]
     Config(cmd::config::ConfigCommand),
+    /// Parses log files offline, as the daemon would read them.
+    #[command(subcommand)]
+    Logs(cmd::logs::LogsCommand),
+    /// Validates Sigma rules and tests them over a log file, offline.
+    #[command(subcommand)]
+    Rules(cmd::rules::RulesCommand),
+    /// Writes a CycloneDX or SPDX SBOM of the lockfiles found, offline.
+    Sbom(cmd::sbom::SbomArgs),
+    /// Scans lockfiles for known vulnerabilities against the imported OSV database, offline.
+    Scan(cmd::scan::ScanArgs),
+    /// Imports and shows the offline vulnerability database.
+    #[command(subcommand)]
+    Db(cmd::db::DbCommand),
+    /// Lists, approves and releases the container guard's responses on the running daemon.
+    #[command(subcommand)]
+    Guard(cmd::guard::GuardCommand),
 }
 
 fn main() -> ExitCode {
@@ -44,7 +64,14 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Status(a) => cmd::status::run(a, &ctx),
         Command::Alerts(c) => cmd::alerts::run(c, &ctx),
+        Command::Block(c) => cmd::block::run(c, &ctx),
         Command::Config(c) => cmd::config::run(c, &ctx),
+        Command::Logs(c) => cmd::logs::run(c, &ctx),
+        Command::Rules(c) => cmd::rules::run(c, &ctx),
+        Command::Sbom(a) => cmd::sbom::run(a, &ctx),
+        Command::Scan(a) => cmd::scan::run(a, &ctx),
+        Command::Db(c) => cmd::db::run(c, &ctx),
+        Command::Guard(c) => cmd::guard::run(c, &ctx),
     };
     match result {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

@@ -14,7 +14,7 @@ use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Utc;
 use ironpost_core::Severity;
 use ironpost_store::AlertQuery;
 use serde::Deserialize;
@@ -58,6 +58,8 @@ pub fn router(state: Arc<DaemonState>) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/alerts", get(alerts))
         .route("/v1/alerts/{id}", get(alert))
+        .merge(crate::control_block::routes())
+        .merge(crate::control_guard::routes())
         .fallback(|| async {
             error(
                 StatusCode::NOT_FOUND,
@@ -107,27 +109,6 @@ struct AlertParams {
     limit: Option<usize>,
 }
 
-/// Parses `since`: an RFC 3339 time, or a duration back from now such as `30s`, `15m`, `2h`, `7d`.
-pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    let bad = || {
-        format!("`{text}` is neither an RFC 3339 time nor a duration such as 30s, 15m, 2h or 7d")
-    };
-    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
-    let n: i64 = digits.parse().map_err(|_| bad())?;
-    let d = match unit {
-        "s" => Duration::try_seconds(n),
-        "m" => Duration::try_minutes(n),
-        "h" => Duration::try_hours(n),
-        "d" => Duration::try_days(n),
-        _ => None,
-    }
-    .ok_or_else(bad)?;
-    now.checked_sub_signed(d).ok_or_else(bad)
-}
-
 async fn alerts(
     State(state): State<Arc<DaemonState>>,
     params: Result<Query<AlertParams>, axum::extract::rejection::QueryRejection>,
@@ -139,7 +120,7 @@ async fn alerts(
     let since = match p
         .since
         .as_deref()
-        .map(|s| parse_since(s, Utc::now()))
+        .map(|s| ironpost_core::time::parse_since(s, Utc::now()))
         .transpose()
     {
         Ok(s) => s,
@@ -177,31 +158,5 @@ async fn alert(State(state): State<Arc<DaemonState>>, UrlPath(id): UrlPath<Strin
         Ok(Ok(None)) => error(StatusCode::NOT_FOUND, format!("no alert with id {id}")),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn since_accepts_rfc3339_and_durations() {
-        let now = Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap();
-        assert_eq!(
-            parse_since("1d", now).unwrap(),
-            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
-        );
-        assert_eq!(
-            parse_since("90m", now).unwrap(),
-            now - Duration::minutes(90)
-        );
-        assert_eq!(
-            parse_since("2026-01-01T12:00:00Z", now).unwrap(),
-            Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
-        );
-        for bad in ["", "m", "10y", "yesterday", "99999999999999999999d"] {
-            assert!(parse_since(bad, now).is_err(), "{bad}");
-        }
     }
 }

@@ -3,6 +3,8 @@
 //! stops the modules stage by stage, drains the queues and exits 0.
 
 mod control;
+mod control_block;
+mod control_guard;
 mod logging;
 mod metrics;
 mod modules;
@@ -15,11 +17,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Parser;
 use ironpost_core::bus::bus;
-use ironpost_core::config::{Config, StoreLocation};
-use ironpost_store::{SqliteStore, Store};
+use ironpost_core::config::{Config, StoreLocation, redact_url};
+use ironpost_store::{
+    PostgresOptions, PostgresStore, SpoolStats, SpoolingStore, SqliteStore, Store,
+};
 
 use crate::modules::{BuildContext, STAGE_OUTPUT};
 use crate::state::DaemonState;
@@ -75,16 +79,29 @@ fn main() -> ExitCode {
     }
 }
 
-fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, String)> {
+/// The opened store, where it is, and its spool when it has one.
+type OpenedStore = (Arc<dyn Store>, String, Option<Arc<SpoolStats>>);
+
+fn open_store(config: &Config, host: &str) -> anyhow::Result<OpenedStore> {
     match config.store_location().map_err(anyhow::Error::msg)? {
         StoreLocation::Sqlite(path) => {
             let store = SqliteStore::open(&path)?;
-            Ok((Arc::new(store), path.display().to_string()))
+            Ok((Arc::new(store), path.display().to_string(), None))
         }
-        StoreLocation::Postgres(_) => {
-            bail!(
-                "store.url: the PostgreSQL backend is not part of this build yet; use sqlite:// or leave store.url empty"
-            )
+        StoreLocation::Postgres(url) => {
+            let mut options = PostgresOptions::new(url.clone(), host);
+            options.pool_size = config.store.pool_size;
+            options.ca_file =
+                Some(config.store.tls_ca_file.clone()).filter(|p| !p.as_os_str().is_empty());
+            let pg = PostgresStore::open_lazy(&options)?;
+            let spool = Arc::new(SpoolingStore::new(
+                Arc::new(pg),
+                &config.spool_path(),
+                config.store.spool_max_bytes,
+            )?);
+            spool.start_replayer(Duration::from_millis(500));
+            let stats = spool.stats();
+            Ok((spool, redact_url(&url), Some(stats)))
         }
     }
 }
@@ -100,14 +117,19 @@ async fn run(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
     if let Some(pid) = stale {
         tracing::warn!(pid, file = %config.pid_path().display(), "replaced a stale PID file");
     }
-    let (store, store_location) = open_store(&config)?;
     let host = config.host_name();
+    // The PostgreSQL client blocks; it must not run on the runtime's threads.
+    let (store, store_location, spool) = {
+        let (config, host) = (config.clone(), host.clone());
+        tokio::task::spawn_blocking(move || open_store(&config, &host)).await??
+    };
     let (events_tx, events_rx) = bus("events", config.general.event_queue);
     let (alerts_tx, alerts_rx) = bus("alerts", config.general.alert_queue);
     let state = Arc::new(DaemonState::new(
         host,
         store.clone(),
         store_location,
+        spool,
         events_tx,
         alerts_tx,
     ));

@@ -134,6 +134,49 @@ pub fn render(state: &DaemonState) -> String {
             b.name, b.capacity
         );
     }
+    let spool = state.spool.as_ref();
+    let value = |f: fn(&ironpost_store::SpoolStats) -> u64| spool.map(|s| f(s)).unwrap_or(0);
+    family(
+        &mut out,
+        "ironpost_store_spool_bytes",
+        "gauge",
+        "Bytes of writes waiting in the spool for an unreachable database.",
+    );
+    let _ = writeln!(out, "ironpost_store_spool_bytes {}", value(|s| s.bytes()));
+    family(
+        &mut out,
+        "ironpost_store_spooled_total",
+        "counter",
+        "Records (alerts, actions, findings, checkpoints) written to the spool.",
+    );
+    let _ = writeln!(
+        out,
+        "ironpost_store_spooled_total {}",
+        value(|s| s.spooled())
+    );
+    family(
+        &mut out,
+        "ironpost_store_spool_replayed_total",
+        "counter",
+        "Records replayed from the spool into the database.",
+    );
+    let _ = writeln!(
+        out,
+        "ironpost_store_spool_replayed_total {}",
+        value(|s| s.replayed())
+    );
+    family(
+        &mut out,
+        "ironpost_store_spool_dropped_total",
+        "counter",
+        "Records dropped because the spool was full.",
+    );
+    let _ = writeln!(
+        out,
+        "ironpost_store_spool_dropped_total {}",
+        value(|s| s.dropped())
+    );
+    crate::modules::sinks::render_metrics(&mut out);
     out
 }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use ironpost_core::bus::{BusSender, BusSnapshot};
 use ironpost_core::module::{Counters, HealthHandle};
 use ironpost_core::{Alert, Event};
-use ironpost_store::Store;
+use ironpost_store::{SpoolStats, Store};
 use serde::Serialize;
 
 /// One supervised module as status shows it.
@@ -35,6 +35,8 @@ pub struct DaemonState {
     pub store: Arc<dyn Store>,
     /// Where the store is, for status.
     pub store_location: String,
+    /// The spool in front of a remote store.
+    pub spool: Option<Arc<SpoolStats>>,
     modules: Mutex<Vec<ModuleEntry>>,
     /// The event bus (for status and metrics).
     pub events: BusSender<Event>,
@@ -79,6 +81,9 @@ pub struct StatusDoc {
     pub buses: Vec<BusSnapshot>,
     /// The store.
     pub store: StoreStatus,
+    /// Every `[[sinks]]` entry: state, last error, backlog, counts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sinks: Vec<ironpost_sinks::SinkStatus>,
 }
 
 /// The store in the status document.
@@ -86,8 +91,24 @@ pub struct StatusDoc {
 pub struct StoreStatus {
     /// `sqlite` or `postgres`.
     pub backend: &'static str,
-    /// Where it is.
+    /// Where it is (passwords redacted).
     pub location: String,
+    /// The spool, for a remote store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spool: Option<SpoolStatus>,
+}
+
+/// The spool in the status document.
+#[derive(Debug, Serialize)]
+pub struct SpoolStatus {
+    /// Bytes waiting.
+    pub bytes: u64,
+    /// Items spooled since start.
+    pub spooled: u64,
+    /// Items replayed since start.
+    pub replayed: u64,
+    /// Items dropped because the spool was full.
+    pub dropped: u64,
 }
 
 impl DaemonState {
@@ -96,6 +117,7 @@ impl DaemonState {
         host: String,
         store: Arc<dyn Store>,
         store_location: String,
+        spool: Option<Arc<SpoolStats>>,
         events: BusSender<Event>,
         alerts: BusSender<Alert>,
     ) -> Self {
@@ -105,6 +127,7 @@ impl DaemonState {
             started: Instant::now(),
             store,
             store_location,
+            spool,
             modules: Mutex::new(Vec::new()),
             events,
             alerts,
@@ -161,7 +184,14 @@ impl DaemonState {
             store: StoreStatus {
                 backend: self.store.backend(),
                 location: self.store_location.clone(),
+                spool: self.spool.as_ref().map(|s| SpoolStatus {
+                    bytes: s.bytes(),
+                    spooled: s.spooled(),
+                    replayed: s.replayed(),
+                    dropped: s.dropped(),
+                }),
             },
+            sinks: crate::modules::sinks::status(),
         }
     }
 }

@@ -541,8 +541,11 @@ impl FieldSource for ContainerEvent {
 }
 
 /// Anything a sensor observed.
+///
+/// Serialized with an `event` tag (`log`, `process`, `network`, `container`) beside the event's
+/// own fields; the tag is not `kind`, which a network event uses for what it observed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// A log record.
     Log(LogRecord),
@@ -661,10 +664,32 @@ mod tests {
     }
 
     #[test]
+    fn a_network_event_round_trips_with_its_own_kind() {
+        let ev = Event::Network(NetworkEvent {
+            timestamp: Utc::now(),
+            kind: NetworkEventKind::PortScan,
+            src_ip: "192.0.2.7".parse().unwrap(),
+            dst_ip: None,
+            src_port: None,
+            dst_port: Some(22),
+            protocol: "tcp".into(),
+            count: 100,
+            interface: "eth0".into(),
+            container: None,
+        });
+        let text = serde_json::to_string(&ev).unwrap();
+        assert!(
+            text.contains("\"event\":\"network\"") && text.contains("\"kind\":\"port_scan\""),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<Event>(&text).unwrap(), ev);
+    }
+
+    #[test]
     fn events_round_trip_through_json() {
         let ev = Event::Log(LogRecord::new("s", "json", "m"));
         let text = serde_json::to_string(&ev).unwrap();
-        assert!(text.contains("\"kind\":\"log\""));
+        assert!(text.contains("\"event\":\"log\""));
         let back: Event = serde_json::from_str(&text).unwrap();
         assert_eq!(back, ev);
     }

@@ -20,6 +20,7 @@ pub mod config;
 pub mod event;
 pub mod finding;
 pub mod module;
+pub mod time;
 
 pub use action::{ActionRecord, ActionState};
 pub use alert::{Alert, AlertId, Attribution, Severity};

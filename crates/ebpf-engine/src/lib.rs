@@ -1,6 +1,11 @@
 //! The kernel sensors of Ironpost: the XDP network program and the exec tracer.
 //!
-//! This crate will own the C programs under `bpf/` (compiled by `build.rs` with clang and
-//! embedded in the binary), their loading with aya, the typed maps that carry blocklists and
-//! thresholds into the kernel, and the ring-buffer readers that turn kernel records into
-//! [`ironpost_core::event::NetworkEvent`]s and [`ironpost_core::event::ProcessEvent`]s.
+//! The C programs under `bpf/` are compiled by `build.rs` with clang and embedded in the binary;
+//! aya loads them. [`xdp`] is the network sensor: parsing, per-protocol counters, the allow and
+//! block lists, in-kernel port-scan and SYN-flood detection, and the ring-buffer reader that
+//! turns kernel reports into [`ironpost_core::event::NetworkEvent`]s and alerts. [`exec`] is the
+//! exec tracer's kernel side and loader (its [`ironpost_core::event::ProcessEvent`] mapping and
+//! daemon module are still to come).
+
+pub mod exec;
+pub mod xdp;

@@ -49,6 +49,7 @@ pub fn run_all(store: &dyn Store) {
     actions_upsert(store);
     findings_are_idempotent(store);
     checkpoints_round_trip(store);
+    retention_deletes_only_old_records(store);
 }
 
 fn alerts_are_idempotent(store: &dyn Store) {
@@ -222,4 +223,70 @@ fn checkpoints_round_trip(store: &dyn Store) {
     cp.offset = 8192;
     store.save_checkpoints(std::slice::from_ref(&cp)).unwrap();
     assert_eq!(store.checkpoint(&cp.source).unwrap(), Some(cp));
+}
+
+fn retention_deletes_only_old_records(store: &dyn Store) {
+    let total = store.alert_count().unwrap();
+    let old = sample_alert("retention", "h1", -100_000, Severity::Low);
+    store.insert_alerts(std::slice::from_ref(&old)).unwrap();
+    assert_eq!(store.alert_count().unwrap(), total + 1);
+    let cutoff = old.detected_at + Duration::seconds(1);
+    let deleted = store.delete_older_than(cutoff).unwrap();
+    assert!(deleted >= 1, "retention deleted nothing");
+    assert_eq!(
+        store.alert(old.id.as_str()).unwrap(),
+        None,
+        "an old alert survived retention"
+    );
+    assert_eq!(
+        store.alert_count().unwrap(),
+        total,
+        "retention deleted recent alerts"
+    );
+}
+
+/// Writes one action, one finding and one checkpoint (`file:/spooled`) without reading back:
+/// for stores whose writes land later (a spool).
+pub fn run_writes_only(store: &dyn Store) {
+    let now = Utc::now();
+    store
+        .upsert_action(&ActionRecord {
+            id: "spooled-action".into(),
+            alert_id: None,
+            host: "h".into(),
+            module: "container_guard".into(),
+            action: "pause".into(),
+            target: "c".into(),
+            state: ActionState::Done,
+            policy: None,
+            error: None,
+            details: serde_json::Value::Null,
+            created_at: now,
+            updated_at: now,
+        })
+        .unwrap();
+    store
+        .insert_findings(&[ScanFinding {
+            id: "spooled-finding".into(),
+            host: "h".into(),
+            package: "p".into(),
+            version: "1".into(),
+            ecosystem: "npm".into(),
+            advisory_id: "GHSA-x".into(),
+            aliases: Vec::new(),
+            severity: Severity::Low,
+            fixed: Vec::new(),
+            location: "package-lock.json".into(),
+            first_seen: now,
+        }])
+        .unwrap();
+    store
+        .save_checkpoints(&[SourceCheckpoint {
+            source: "file:/spooled".into(),
+            device: 1,
+            inode: 2,
+            offset: 3,
+            updated_at: now,
+        }])
+        .unwrap();
 }

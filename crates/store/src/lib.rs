@@ -3,18 +3,25 @@
 //!
 //! Everything goes through the [`Store`] trait, so the daemon and the CLI do not care which
 //! backend holds the data. [`SqliteStore`] is the embedded default: one file in the data dir, in
-//! WAL mode, with versioned migrations from `migrations/sqlite/`. Writes are idempotent by id: an
+//! WAL mode, with versioned migrations from `migrations/sqlite/`. [`PostgresStore`] serves a fleet:
+//! many daemons, one database, the same tables (`migrations/postgres/`) and the same behaviour,
+//! checked by the same [`conformance`] suite. Writes are idempotent by id: an
 //! alert replayed after a crash or an outage is stored once, because alert ids are derived from
 //! rule, group key and window start.
 //!
 //! The trait is synchronous on purpose: both backends are called from blocking worker threads,
 //! never from the paths that read sensors.
 
+mod postgres;
+pub mod spool;
 mod sqlite;
+pub mod testing;
 
 use chrono::{DateTime, Utc};
 use ironpost_core::{ActionRecord, Alert, ScanFinding, Severity, SourceCheckpoint};
 
+pub use postgres::{PostgresOptions, PostgresStore};
+pub use spool::{SpoolStats, SpoolingStore};
 pub use sqlite::SqliteStore;
 
 /// A store operation that failed.
@@ -54,6 +61,10 @@ pub enum StoreError {
         /// Why.
         message: String,
     },
+    /// The database cannot be reached (connection refused, closed, shutting down); writes may be
+    /// spooled and replayed later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
     /// A stored record could not be decoded.
     #[error("stored {kind} {id} is unreadable: {message}")]
     Corrupt {
@@ -141,6 +152,9 @@ pub trait Store: Send + Sync {
 
     /// Saves checkpoints in one transaction.
     fn save_checkpoints(&self, checkpoints: &[SourceCheckpoint]) -> Result<(), StoreError>;
+
+    /// Deletes alerts, actions and findings recorded before `cutoff`; returns how many rows went.
+    fn delete_older_than(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
 /// Nanoseconds since the epoch, the stored form of timestamps (saturating far outside 1677..2262).

@@ -381,4 +381,20 @@ impl Store for SqliteStore {
         }
         tx.commit().map_err(query_err("save checkpoints"))
     }
+
+    fn delete_older_than(&self, cutoff: chrono::DateTime<chrono::Utc>) -> Result<u64, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(query_err("retention"))?;
+        let at = to_nanos(cutoff);
+        let mut n = 0;
+        for sql in [
+            "DELETE FROM alerts WHERE detected_at < ?1",
+            "DELETE FROM actions WHERE updated_at < ?1",
+            "DELETE FROM findings WHERE first_seen < ?1",
+        ] {
+            n += tx.execute(sql, [at]).map_err(query_err("retention"))? as u64;
+        }
+        tx.commit().map_err(query_err("retention"))?;
+        Ok(n)
+    }
 }

@@ -1,7 +1,14 @@
 //! One file per command group. Each has a clap argument type and a `run` returning the exit code.
 
 pub mod alerts;
+pub mod block;
 pub mod config;
+pub mod db;
+pub mod guard;
+pub mod logs;
+pub mod rules;
+pub mod sbom;
+pub mod scan;
 pub mod status;
 
 use std::path::PathBuf;

@@ -125,5 +125,39 @@ pub fn render(doc: &Value) -> String {
         &["BUS", "QUEUED", "CAPACITY", "SENT", "DROPPED"],
         &buses,
     ));
+    if let Some(sinks) = doc["sinks"].as_array().filter(|s| !s.is_empty()) {
+        let rows: Vec<Vec<String>> = sinks
+            .iter()
+            .map(|s| {
+                [
+                    "name",
+                    "type",
+                    "state",
+                    "backlog",
+                    "delivered",
+                    "dropped",
+                    "failed",
+                    "last_error",
+                ]
+                .iter()
+                .map(|k| text(&s[*k]))
+                .collect()
+            })
+            .collect();
+        out.push('\n');
+        out.push_str(&table::render(
+            &[
+                "SINK",
+                "TYPE",
+                "STATE",
+                "BACKLOG",
+                "DELIVERED",
+                "DROPPED",
+                "FAILED",
+                "LAST ERROR",
+            ],
+            &rows,
+        ));
+    }
     out
 }

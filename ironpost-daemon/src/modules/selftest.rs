@@ -33,7 +33,14 @@ impl Module for Selftest {
                 ctx.health.degraded(self.config.degraded_reason.clone());
             }
             ctx.counters.add("starts", 1);
+            let started = tokio::time::Instant::now();
             for n in 0..self.config.emit_alerts {
+                // Keep to the rate on average: wait while ahead of schedule.
+                while self.config.emit_rate > 0
+                    && n as f64 > started.elapsed().as_secs_f64() * self.config.emit_rate as f64
+                {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
                 if ctx
                     .alerts
                     .send(synthetic_alert(&ctx.host, n))
@@ -60,10 +67,13 @@ impl Module for Selftest {
     }
 }
 
-/// The `n`th synthetic alert: the same `n` always gives the same id.
+/// The `n`th synthetic alert of `host`: the same host and `n` always give the same id.
 fn synthetic_alert(host: &str, n: u64) -> Alert {
     let window_start = DateTime::<Utc>::UNIX_EPOCH;
-    let group = std::collections::BTreeMap::from([("n".to_owned(), n.to_string())]);
+    let group = std::collections::BTreeMap::from([
+        ("host".to_owned(), host.to_owned()),
+        ("n".to_owned(), n.to_string()),
+    ]);
     let now = Utc::now();
     Alert {
         id: AlertId::derive("ironpost.selftest", &Alert::group_key(&group), window_start),

@@ -3,13 +3,18 @@
 //! A failed write keeps its batch and retries with backoff (the module reports degraded
 //! meanwhile), so a store that is briefly unavailable loses nothing; on shutdown the bus is
 //! closed and drained before the module returns.
+//!
+//! Responders (the container guard) read alerts from their own bounded buses: each batch is
+//! forwarded to them with `try_send` as soon as it is taken off the alert bus, before it is
+//! written, so a slow or failing store never delays a response; a full responder queue drops
+//! the alert for that responder and counts it in `alerts_forward_dropped`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use ironpost_core::Alert;
-use ironpost_core::bus::BusReceiver;
+use ironpost_core::bus::{BusReceiver, BusSender};
 use ironpost_core::module::{Module, ModuleContext, ModuleFuture};
 use ironpost_store::Store;
 use tokio::sync::Mutex;
@@ -19,6 +24,7 @@ pub struct StoreWriter {
     rx: Mutex<BusReceiver<Alert>>,
     store: Arc<dyn Store>,
     batch: usize,
+    downstream: Vec<BusSender<Alert>>,
 }
 
 impl StoreWriter {
@@ -28,6 +34,23 @@ impl StoreWriter {
             rx: Mutex::new(rx),
             store,
             batch: batch.max(1),
+            downstream: Vec::new(),
+        }
+    }
+
+    /// Also hands every alert taken off the bus to `downstream` (responders), without waiting.
+    pub fn with_downstream(mut self, downstream: Vec<BusSender<Alert>>) -> Self {
+        self.downstream = downstream;
+        self
+    }
+
+    fn forward(&self, batch: &[Alert], ctx: &ModuleContext) {
+        for tx in &self.downstream {
+            for alert in batch {
+                if tx.try_send(alert.clone()).is_err() {
+                    ctx.counters.add("alerts_forward_dropped", 1);
+                }
+            }
         }
     }
 }
@@ -104,6 +127,7 @@ impl Module for StoreWriter {
                         if n == 0 {
                             return Ok(());
                         }
+                        self.forward(&buf, &ctx);
                         write(&self.store, buf, &ctx, false).await;
                     }
                     _ = shutdown.wait() => break,
@@ -124,5 +148,71 @@ impl Module for StoreWriter {
                 write(&self.store, buf, &ctx, true).await;
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::Utc;
+    use ironpost_core::bus::bus;
+    use ironpost_core::module::{Counters, HealthHandle, shutdown_signal};
+    use ironpost_core::{AlertId, Attribution, Severity};
+    use ironpost_store::{AlertQuery, SqliteStore};
+
+    use super::*;
+
+    fn alert(n: u64) -> Alert {
+        let now = Utc::now();
+        Alert {
+            id: AlertId::derive("r", &n.to_string(), now),
+            rule_id: "r".into(),
+            title: "t".into(),
+            severity: Severity::High,
+            module: "test".into(),
+            event_time: now,
+            detected_at: now,
+            window_start: now,
+            group: BTreeMap::new(),
+            count: 1,
+            attribution: Attribution::default(),
+            tags: vec![],
+            evidence: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn alerts_are_stored_and_forwarded_and_a_full_responder_drops_and_counts() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+        let (alerts_tx, alerts_rx) = bus("alerts", 16);
+        let (fast_tx, mut fast_rx) = bus("fast", 16);
+        let (full_tx, _full_rx) = bus("full", 1);
+        let writer = Arc::new(
+            StoreWriter::new(alerts_rx, store.clone(), 8).with_downstream(vec![fast_tx, full_tx]),
+        );
+        let (trigger, shutdown) = shutdown_signal();
+        let (events, _events_rx) = bus("events", 1);
+        let counters = Counters::default();
+        let ctx = ModuleContext {
+            host: "h".into(),
+            health: HealthHandle::default(),
+            counters: counters.clone(),
+            shutdown,
+            events,
+            alerts: alerts_tx.clone(),
+        };
+        let task = tokio::spawn(writer.run(ctx));
+        for n in 0..3 {
+            alerts_tx.send(alert(n)).await.unwrap();
+        }
+        for _ in 0..3 {
+            assert_eq!(fast_rx.recv().await.unwrap().rule_id, "r");
+        }
+        trigger.fire();
+        task.await.unwrap().unwrap();
+        assert_eq!(store.alerts(&AlertQuery::default()).unwrap().len(), 3);
+        // The responder whose queue holds one alert got the first and dropped the others.
+        assert_eq!(counters.snapshot()["alerts_forward_dropped"], 2);
     }
 }

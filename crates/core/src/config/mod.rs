@@ -7,6 +7,7 @@
 
 mod error;
 pub mod modules;
+pub mod sinks;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,20 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// A fault-injection module used to prove supervision; off unless a test turns it on.
     pub selftest: SelftestConfig,
+    /// The container guard: response to alerts attributed to Docker containers.
+    pub container_guard: modules::ContainerGuardConfig,
+    /// The Sigma detection module.
+    pub sigma: modules::SigmaConfig,
+    /// Lockfile discovery and the offline vulnerability database.
+    pub sbom: modules::SbomConfig,
+    /// Log sources: file tail, syslog UDP/TCP, JSON lines.
+    pub log_pipeline: modules::LogPipelineConfig,
+    /// The XDP network sensor.
+    pub xdp: modules::XdpConfig,
+    /// The exec tracer.
+    pub exec: modules::ExecConfig,
+    /// Where stored alerts, actions and findings are delivered (`[[sinks]]`); none by default.
+    pub sinks: Vec<sinks::SinkConfig>,
 }
 
 /// `[general]`.
@@ -79,10 +94,22 @@ impl Default for GeneralConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
-    /// `sqlite://PATH` or empty for `<data_dir>/ironpost.db`.
+    /// `sqlite://PATH`, `postgres://USER:PASSWORD@HOST:PORT/DB`, or empty for `<data_dir>/ironpost.db`.
     pub url: String,
     /// Most alerts written in one transaction.
     pub batch_size: usize,
+    /// PostgreSQL: most connections open at once.
+    pub pool_size: usize,
+    /// PostgreSQL: PEM file of the authorities that sign the server's certificate (empty: the
+    /// system's roots). TLS is chosen by `sslmode` in the URL.
+    pub tls_ca_file: PathBuf,
+    /// PostgreSQL: where writes wait on disk while the database is unreachable; empty means
+    /// `<data_dir>/spool`.
+    pub spool_dir: PathBuf,
+    /// PostgreSQL: most bytes the spool holds; writes past it are dropped and counted.
+    pub spool_max_bytes: u64,
+    /// Delete alerts, actions and findings older than this many days (0: keep everything).
+    pub retention_days: u64,
 }
 
 impl Default for StoreConfig {
@@ -90,6 +117,11 @@ impl Default for StoreConfig {
         StoreConfig {
             url: String::new(),
             batch_size: 512,
+            pool_size: 4,
+            tls_ca_file: PathBuf::new(),
+            spool_dir: PathBuf::new(),
+            spool_max_bytes: 256 << 20,
+            retention_days: 0,
         }
     }
 }
@@ -246,6 +278,7 @@ impl Config {
             ("general.event_queue", self.general.event_queue),
             ("general.alert_queue", self.general.alert_queue),
             ("store.batch_size", self.store.batch_size),
+            ("store.pool_size", self.store.pool_size),
         ] {
             if v == 0 {
                 return Err(invalid(key, "must be at least 1".into()));
@@ -262,6 +295,7 @@ impl Config {
         }
         self.store_location().map_err(|m| invalid("store.url", m))?;
         modules::check(self, path)?;
+        sinks::check(self, path)?;
         Ok(())
     }
 
@@ -299,6 +333,15 @@ impl Config {
         }
     }
 
+    /// The spool directory path.
+    pub fn spool_path(&self) -> PathBuf {
+        if self.store.spool_dir.as_os_str().is_empty() {
+            self.general.data_dir.join("spool")
+        } else {
+            self.store.spool_dir.clone()
+        }
+    }
+
     /// The PID file path.
     pub fn pid_path(&self) -> PathBuf {
         if self.general.pid_file.as_os_str().is_empty() {
@@ -325,6 +368,7 @@ impl Config {
         let mut shown = self.clone();
         shown.store.url = redact_url(&shown.store.url);
         modules::redact(&mut shown);
+        sinks::redact(&mut shown);
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 }

@@ -1,0 +1,136 @@
+//! sudo and su messages.
+
+use ironpost_core::event::LogRecord;
+
+/// `alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/ls -la`, and the failure
+/// forms with a reason before `TTY=`.
+pub(super) fn sudo(rec: &mut LogRecord) {
+    let msg = std::mem::take(&mut rec.message);
+    let m = msg.trim_start();
+    if let Some((user, rest)) = m.split_once(" : ") {
+        let user = user.trim();
+        if !user.is_empty() && !user.contains(' ') {
+            rec.fields.insert("user", user);
+            let mut outcome = "success";
+            for (n, part) in rest.split(" ; ").enumerate() {
+                if let Some((k, v)) = part
+                    .split_once('=')
+                    .filter(|(k, _)| k.bytes().all(|c| c.is_ascii_uppercase()))
+                {
+                    match k {
+                        "TTY" => rec.fields.insert("tty", v),
+                        "PWD" => rec.fields.insert("pwd", v),
+                        "USER" => rec.fields.insert("target_user", v),
+                        "COMMAND" => rec.fields.insert("command", v),
+                        _ => {}
+                    }
+                } else if n == 0 {
+                    outcome = "failure";
+                    rec.fields.insert("reason", part.trim());
+                }
+            }
+            if rest.starts_with("TTY=") || rest.starts_with("PWD=") || rest.starts_with("HOST=") {
+                outcome = "success";
+            }
+            rec.fields.insert("outcome", outcome);
+        }
+    }
+    rec.message = msg;
+}
+
+/// `(to root) alice on pts/0`, `FAILED SU (to root) alice on pts/0`,
+/// `Successful su for root by alice`, `FAILED su for root by alice`.
+pub(super) fn su(rec: &mut LogRecord) {
+    let msg = std::mem::take(&mut rec.message);
+    let (failed, m) = match msg
+        .strip_prefix("FAILED SU ")
+        .or_else(|| msg.strip_prefix("FAILED su "))
+    {
+        Some(r) => (true, r),
+        None => (false, msg.as_str()),
+    };
+    if let Some(rest) = m.strip_prefix("(to ")
+        && let Some((target, rest)) = rest.split_once(") ")
+    {
+        let (user, tty) = rest.split_once(" on ").unwrap_or((rest, ""));
+        rec.fields.insert("user", user);
+        rec.fields.insert("target_user", target);
+        if !tty.is_empty() {
+            rec.fields.insert("tty", tty);
+        }
+        rec.fields
+            .insert("outcome", if failed { "failure" } else { "success" });
+    } else if let Some(rest) = m
+        .strip_prefix("Successful su for ")
+        .or_else(|| m.strip_prefix("for "))
+        && let Some((target, user)) = rest.split_once(" by ")
+    {
+        rec.fields.insert("user", user.trim());
+        rec.fields.insert("target_user", target);
+        rec.fields
+            .insert("outcome", if failed { "failure" } else { "success" });
+    }
+    rec.message = msg;
+}
+
+#[cfg(test)]
+mod tests {
+    use ironpost_core::event::Value;
+
+    use crate::{Format, parse_line};
+
+    fn s(v: &str) -> Option<Value> {
+        Some(Value::Str(v.into()))
+    }
+
+    #[test]
+    fn sudo_success_and_failure() {
+        let r = parse_line("Mar  3 10:00:00 h sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/cat /etc/shadow", Format::Rfc3164, "a").unwrap();
+        let g = |k: &str| r.fields.get(k).cloned();
+        assert_eq!(
+            (g("user"), g("target_user"), g("tty"), g("pwd")),
+            (s("alice"), s("root"), s("pts/0"), s("/home/alice"))
+        );
+        assert_eq!(
+            (g("command"), g("outcome")),
+            (s("/bin/cat /etc/shadow"), s("success"))
+        );
+        let r = parse_line("Mar  3 10:00:00 h sudo: mallory : 3 incorrect password attempts ; TTY=pts/1 ; PWD=/tmp ; USER=root ; COMMAND=/bin/sh", Format::Rfc3164, "a").unwrap();
+        assert_eq!(r.fields.get("outcome").cloned(), s("failure"));
+        assert_eq!(
+            r.fields.get("reason").cloned(),
+            s("3 incorrect password attempts")
+        );
+    }
+
+    #[test]
+    fn su_forms() {
+        let r = parse_line(
+            "Mar  3 10:00:00 h su[9]: FAILED SU (to root) bob on pts/2",
+            Format::Rfc3164,
+            "a",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                r.fields.get("user").cloned(),
+                r.fields.get("target_user").cloned(),
+                r.fields.get("outcome").cloned()
+            ),
+            (s("bob"), s("root"), s("failure"))
+        );
+        let r = parse_line(
+            "Mar  3 10:00:00 h su[9]: Successful su for root by alice",
+            Format::Rfc3164,
+            "a",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                r.fields.get("user").cloned(),
+                r.fields.get("outcome").cloned()
+            ),
+            (s("alice"), s("success"))
+        );
+    }
+}

@@ -1,0 +1,303 @@
+//! BSD syslog (RFC 3164): `[<PRI>]Mmm dd hh:mm:ss HOST TAG[PID]: MSG`.
+//!
+//! Accepts the shapes found in /var/log files and on the wire: with or without `<PRI>`, an
+//! RFC 3339 timestamp instead of the BSD one (rsyslog's high-precision template), a missing
+//! host name (`<13>Jan  1 00:00:00 sshd[1]: ...`), a missing timestamp after a PRI, and tags
+//! followed by a space instead of a colon (`sandboxd[129] ([31211]): ...`). The year of a BSD
+//! timestamp is inferred so that the date is never in the future.
+
+use ironpost_core::event::LogRecord;
+
+use super::{
+    Ctx, apply_pri, bsd_time_prefix, resolve_bsd, rfc3339_prefix, service_name, split_pri,
+};
+use crate::{Format, ParseError};
+
+const F: Format = Format::Rfc3164;
+
+/// True when `line` starts with a BSD or RFC 3339 timestamp.
+pub fn starts_with_timestamp(line: &str) -> bool {
+    bsd_time_prefix(line).is_some()
+        || (line.len() >= 19
+            && line.as_bytes()[4] == b'-'
+            && rfc3339_prefix(line, chrono::FixedOffset::east_opt(0).expect("zero offset"))
+                .is_some())
+}
+
+/// Parses one RFC 3164 line.
+pub fn parse(line: &str, ctx: &Ctx<'_>) -> Result<LogRecord, ParseError> {
+    let parts = parse_parts(line, ctx)?;
+    let mut rec = ctx.record(F, parts.message);
+    parts.fill(&mut rec);
+    Ok(rec)
+}
+
+/// Parses one RFC 3164 line into parts borrowed from it (no allocation).
+pub fn parse_parts<'a>(line: &'a str, ctx: &Ctx<'_>) -> Result<SyslogParts<'a>, ParseError> {
+    let (pri, rest) = split_pri(line, F)?;
+    let base = line.len() - rest.len();
+    let mut parts = SyslogParts {
+        pri,
+        ..SyslogParts::default()
+    };
+    let mut after = rest;
+    if let Some((t, used)) = bsd_time_prefix(rest) {
+        parts.timestamp = Some(resolve_bsd(t, ctx.tz, ctx.now).ok_or(ParseError::invalid(
+            F,
+            base,
+            "timestamp names no real date",
+        ))?);
+        after = &rest[used..];
+    } else if let Some((t, used)) = rfc3339_prefix(rest, ctx.tz) {
+        parts.timestamp = Some(t);
+        after = &rest[used..];
+    } else if pri.is_none() {
+        return Err(ParseError::invalid(F, 0, "no `<PRI>` and no timestamp"));
+    }
+    if parts.timestamp.is_some() {
+        match after.as_bytes().first() {
+            Some(b' ') => {}
+            None => {
+                return Err(ParseError::invalid(
+                    F,
+                    line.len(),
+                    "line ends after the timestamp",
+                ));
+            }
+            Some(_) => {
+                return Err(ParseError::invalid(
+                    F,
+                    line.len() - after.len(),
+                    "no space after the timestamp",
+                ));
+            }
+        }
+        after = after.trim_start_matches(' ');
+        // The host name is the next token unless that token is already the tag.
+        let end = memchr::memchr(b' ', after.as_bytes()).unwrap_or(after.len());
+        let token = &after[..end];
+        let is_tag = token.ends_with(':') || memchr::memchr(b'[', token.as_bytes()).is_some();
+        if !is_tag && end < after.len() {
+            if !token.is_empty() {
+                parts.hostname = Some(token);
+            }
+            after = after[end..].trim_start_matches(' ');
+        }
+    }
+    let (tag, pid, msg) = split_tag(after);
+    parts.tag = tag;
+    parts.pid = pid;
+    parts.message = msg;
+    Ok(parts)
+}
+
+/// The parts of a syslog line, borrowed from it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyslogParts<'a> {
+    /// Facility and severity from `<PRI>`.
+    pub pri: Option<(u8, u8)>,
+    /// The timestamp, when the line has one.
+    pub timestamp: Option<chrono::DateTime<chrono::Utc>>,
+    /// The host name.
+    pub hostname: Option<&'a str>,
+    /// The program tag, as written.
+    pub tag: Option<&'a str>,
+    /// The text between `[` and `]` after the tag.
+    pub pid: Option<&'a str>,
+    /// The free text after the header.
+    pub message: &'a str,
+}
+
+impl SyslogParts<'_> {
+    /// Copies the header into `rec` (the message is set by the caller).
+    pub(crate) fn fill(&self, rec: &mut LogRecord) {
+        apply_pri(rec, self.pri);
+        if let Some(t) = self.timestamp {
+            rec.timestamp = t;
+        }
+        rec.hostname = self.hostname.map(str::to_owned);
+        if let Some(tag) = self.tag {
+            let service = service_name(tag);
+            if service != tag {
+                rec.fields.insert("program", tag);
+            }
+            rec.service = Some(service);
+        }
+        if let Some(p) = self.pid {
+            match p.parse::<u32>() {
+                Ok(n) => rec.pid = Some(n),
+                Err(_) => rec.fields.insert("procid", p),
+            }
+        }
+    }
+}
+
+/// Splits `TAG[PID]: MSG` or `TAG: MSG`; returns (tag, pid, message). Without a tag the whole
+/// text is the message.
+pub(crate) fn split_tag(body: &str) -> (Option<&str>, Option<&str>, &str) {
+    let b = body.as_bytes();
+    let mut i = 0;
+    while i < b.len() && i < 128 && !matches!(b[i], b'[' | b':' | b' ') {
+        i += 1;
+    }
+    if i == 0 || i >= b.len() || i == 128 {
+        return (None, None, body);
+    }
+    if b[i] == b' ' {
+        // Some tags hold spaces (macOS: `BezelServices 255.10[94]: ...`): accept one when a
+        // `[pid]:` follows shortly with no colon before it.
+        let window = &body[..body.floor_char_boundary(64)];
+        if let Some(open) = window.find('[')
+            && !window[..open].contains(':')
+            && let Some(close) = body[open..].find("]:")
+            && close > 1
+            && body[open + 1..open + close]
+                .bytes()
+                .all(|c| c.is_ascii_digit())
+        {
+            i = open;
+        }
+    }
+    let tag = &body[..i];
+    let mut pid = None;
+    let j;
+    if b[i] == b'[' {
+        let Some(close) = memchr::memchr(b']', &b[i..]).map(|c| i + c) else {
+            return (None, None, body);
+        };
+        pid = Some(&body[i + 1..close]);
+        j = match b.get(close + 1) {
+            Some(b':') => close + 2,
+            Some(b' ') | None => close + 1,
+            Some(_) => return (None, None, body),
+        };
+    } else if b[i] == b':' {
+        j = i + 1;
+    } else {
+        // `word message` without a colon is a message, not a tag.
+        return (None, None, body);
+    }
+    let msg = &body[j..];
+    (Some(tag), pid, msg.strip_prefix(' ').unwrap_or(msg))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Datelike, FixedOffset, TimeZone, Utc};
+
+    use crate::{Format, ParseOptions, parse_line_with};
+
+    fn at(now: DateTime<Utc>) -> ParseOptions {
+        ParseOptions {
+            now: Some(now),
+            ..ParseOptions::default()
+        }
+    }
+
+    #[test]
+    fn parses_a_plain_var_log_line() {
+        let now = Utc.with_ymd_and_hms(2024, 12, 11, 0, 0, 0).unwrap();
+        let r = parse_line_with(
+            "Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster from 173.234.31.186",
+            Format::Rfc3164,
+            "auth",
+            &at(now),
+        )
+        .unwrap();
+        assert_eq!(r.hostname.as_deref(), Some("LabSZ"));
+        assert_eq!(r.service.as_deref(), Some("sshd"));
+        assert_eq!(r.pid, Some(24200));
+        assert_eq!(r.message, "Invalid user webmaster from 173.234.31.186");
+        assert_eq!(
+            r.timestamp,
+            Utc.with_ymd_and_hms(2024, 12, 10, 6, 55, 46).unwrap()
+        );
+        assert_eq!(r.facility, None);
+    }
+
+    #[test]
+    fn year_inference_never_yields_a_future_date() {
+        let now = Utc.with_ymd_and_hms(2025, 1, 2, 0, 0, 0).unwrap();
+        let r = parse_line_with(
+            "<34>Dec 31 23:59:59 h su: x",
+            Format::Rfc3164,
+            "s",
+            &at(now),
+        )
+        .unwrap();
+        assert_eq!(r.timestamp.year(), 2024);
+        assert_eq!((r.facility, r.severity), (Some(4), Some(2)));
+        let r = parse_line_with(
+            "<34>Jan  2 00:00:01 h su: x",
+            Format::Rfc3164,
+            "s",
+            &at(now),
+        )
+        .unwrap();
+        assert_eq!(
+            r.timestamp.year(),
+            2024,
+            "one second ahead of now goes to the past year"
+        );
+        let r = parse_line_with("Feb 29 10:00:00 h su: x", Format::Rfc3164, "s", &at(now)).unwrap();
+        assert_eq!(
+            r.timestamp,
+            Utc.with_ymd_and_hms(2024, 2, 29, 10, 0, 0).unwrap()
+        );
+        let r = parse_line_with(
+            "Feb 29 10:00:00 h su: x",
+            Format::Rfc3164,
+            "s",
+            &at(Utc.with_ymd_and_hms(2024, 2, 28, 0, 0, 0).unwrap()),
+        )
+        .unwrap();
+        assert_eq!(r.timestamp.year(), 2020);
+        assert!(r.timestamp <= now);
+    }
+
+    #[test]
+    fn per_source_time_zone_applies_to_bsd_timestamps() {
+        let now = Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap();
+        let opts = ParseOptions {
+            timezone: FixedOffset::east_opt(2 * 3600).unwrap(),
+            ..at(now)
+        };
+        let r =
+            parse_line_with("May 31 12:00:00 h cron[1]: x", Format::Rfc3164, "s", &opts).unwrap();
+        assert_eq!(
+            r.timestamp,
+            Utc.with_ymd_and_hms(2024, 5, 31, 10, 0, 0).unwrap()
+        );
+    }
+
+    #[test]
+    fn accepts_missing_host_missing_timestamp_and_rfc3339() {
+        let r =
+            crate::parse_line("<13>Jan  1 00:00:00 sshd[7]: hello", Format::Rfc3164, "s").unwrap();
+        assert_eq!(
+            (r.hostname, r.service.as_deref(), r.message.as_str()),
+            (None, Some("sshd"), "hello")
+        );
+        let r = crate::parse_line("<13>CRON[5]: (root) CMD (true)", Format::Rfc3164, "s").unwrap();
+        assert_eq!(r.service.as_deref(), Some("cron"));
+        assert_eq!(
+            r.fields
+                .get("program")
+                .and_then(|v| v.view().as_str().map(str::to_owned))
+                .as_deref(),
+            Some("CRON")
+        );
+        let r = crate::parse_line(
+            "2024-03-01T10:00:00.5+01:00 web nginx: up",
+            Format::Rfc3164,
+            "s",
+        )
+        .unwrap();
+        assert_eq!(
+            r.timestamp,
+            Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap()
+                + chrono::Duration::milliseconds(500)
+        );
+        assert_eq!(r.hostname.as_deref(), Some("web"));
+    }
+}
