@@ -6,7 +6,6 @@
 
 mod client;
 mod cmd;
-mod docker;
 mod table;
 
 use std::path::PathBuf;

@@ -134,3 +134,94 @@ fn a_missing_index_makes_the_scanner_degraded_not_the_daemon_dead() {
     let (status, _) = d.terminate();
     assert!(status.success());
 }
+
+/// Removes the test's container even when the test fails.
+struct ContainerGuard(String);
+
+impl Drop for ContainerGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+    }
+}
+
+#[test]
+fn the_daemon_scans_running_containers_too() {
+    let docker_ok = |args: &[&str]| {
+        Command::new("docker")
+            .args(args)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    if !docker_ok(&["info"]) || !docker_ok(&["image", "inspect", "ironpost-test/busybox:latest"]) {
+        eprintln!(
+            "skipped: no Docker Engine or no ironpost-test/busybox image (scripts/start-dockerd provides both)"
+        );
+        return;
+    }
+    let name = format!("ironpost-test-sbom-{}", std::process::id());
+    let _guard = ContainerGuard(name.clone());
+    assert!(docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "ironpost-test/busybox:latest",
+        "sleep",
+        "3600"
+    ]));
+    let lockfile = shared("data/lockfiles/cargo/Cargo.lock");
+    assert!(docker_ok(&[
+        "cp",
+        lockfile.to_str().unwrap(),
+        &format!("{name}:/Cargo.lock")
+    ]));
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("vulndb");
+    let out = Command::new(cli_bin())
+        .args(["db", "import"])
+        .arg(shared("data/advisories/rustsec-osv"))
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = Command::new(cli_bin())
+        .arg("scan")
+        .arg(&lockfile)
+        .arg("--db")
+        .arg(&db)
+        .args(["--format", "json", "--fail-on", "never"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let expected = report["findings"].as_array().unwrap().len();
+
+    let s = Setup::new(&format!(
+        "[sbom]\ndb_dir = \"{}\"\nscan_containers = true\n",
+        db.display()
+    ));
+    let d = s.start();
+    s.wait_for("a container scan stored and alerted", |doc| {
+        let m = module(doc, "sbom");
+        m["counters"]["findings_new"].as_u64().unwrap_or(0) >= expected as u64
+            && doc["buses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|b| b["queued"] == 0)
+    });
+    let (status, log) = d.terminate();
+    assert!(status.success(), "{log}");
+    let location = format!("container:{name}:/Cargo.lock");
+    let alerts: Vec<_> = stored_alerts(&s.data())
+        .into_iter()
+        .filter(|a| a.module == "sbom" && a.group.get("location") == Some(&location))
+        .collect();
+    assert_eq!(
+        alerts.len(),
+        expected,
+        "one alert per finding in the container"
+    );
+}

@@ -181,3 +181,70 @@ fn sbom_to_file_in_both_formats() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn scan_writes_both_sboms_in_the_same_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let out = ironpost(
+        dir.path(),
+        &[
+            "db",
+            "import",
+            &data("advisories/rustsec-osv"),
+            "--db",
+            db.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lock = data("lockfiles/cargo/Cargo.lock");
+    let (cdx, spdx) = (
+        dir.path().join("bom.cdx.json"),
+        dir.path().join("bom.spdx.json"),
+    );
+    let out = ironpost(
+        dir.path(),
+        &[
+            "scan",
+            &lock,
+            "--db",
+            db.to_str().unwrap(),
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+            "--cyclonedx",
+            cdx.to_str().unwrap(),
+            "--spdx",
+            spdx.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!report["findings"].as_array().unwrap().is_empty());
+    // The same documents `ironpost sbom` writes for the same lockfile, but for ids and times.
+    let alone = ironpost(dir.path(), &["sbom", &lock, "--format", "cyclonedx-json"]);
+    let alone: serde_json::Value = serde_json::from_slice(&alone.stdout).unwrap();
+    let with_scan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cdx).unwrap()).unwrap();
+    assert_eq!(with_scan["bomFormat"], "CycloneDX");
+    assert_eq!(with_scan["components"], alone["components"]);
+    assert_eq!(with_scan["dependencies"], alone["dependencies"]);
+    let spdx: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&spdx).unwrap()).unwrap();
+    assert_eq!(spdx["spdxVersion"], "SPDX-2.3");
+    assert_eq!(
+        spdx["packages"].as_array().unwrap().len(),
+        with_scan["components"].as_array().unwrap().len() + 1
+    );
+}

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
+use ironpost_sbom_scanner::Inventory;
 use ironpost_sbom_scanner::discover::DiscoverOptions;
 use ironpost_sbom_scanner::sbom::{BomMeta, SbomFormat, write};
 
@@ -39,6 +40,33 @@ pub struct SbomArgs {
     pub name: Option<String>,
 }
 
+/// The document's subject: `name`, else the project a lockfile names, else the first container
+/// or image, else the directory of the first path.
+pub fn subject(
+    name: Option<String>,
+    inventories: &[Inventory],
+    paths: &[PathBuf],
+    containers: &[String],
+    images: &[String],
+) -> BomMeta {
+    let name = name
+        .or_else(|| inventories.iter().find_map(|i| i.root_name.clone()))
+        .or_else(|| containers.first().or(images.first()).cloned())
+        .or_else(|| {
+            let first = paths.first()?.canonicalize().ok()?;
+            let dir = if first.is_file() {
+                first.parent()?.to_path_buf()
+            } else {
+                first
+            };
+            dir.file_name().map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "unnamed".to_string());
+    let mut meta = BomMeta::new(name);
+    meta.version = inventories.iter().find_map(|i| i.root_version.clone());
+    meta
+}
+
 /// Runs `sbom`.
 pub fn run(args: SbomArgs, ctx: &Context) -> anyhow::Result<i32> {
     let format: SbomFormat = match args.format.parse() {
@@ -64,22 +92,13 @@ pub fn run(args: SbomArgs, ctx: &Context) -> anyhow::Result<i32> {
                 return Ok(EXIT_INVALID);
             }
         };
-    let name = args
-        .name
-        .or_else(|| inventories.iter().find_map(|i| i.root_name.clone()))
-        .or_else(|| args.containers.first().or(args.images.first()).cloned())
-        .or_else(|| {
-            let first = args.paths.first()?.canonicalize().ok()?;
-            let dir = if first.is_file() {
-                first.parent()?.to_path_buf()
-            } else {
-                first
-            };
-            dir.file_name().map(|n| n.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| "unnamed".to_string());
-    let mut meta = BomMeta::new(name);
-    meta.version = inventories.iter().find_map(|i| i.root_version.clone());
+    let meta = subject(
+        args.name,
+        &inventories,
+        &args.paths,
+        &args.containers,
+        &args.images,
+    );
     let mut text = write(format, &inventories, &meta);
     text.push('\n');
     match &args.output {

@@ -13,6 +13,7 @@ use ironpost_sbom_scanner::Inventory;
 use ironpost_sbom_scanner::discover::container::inventories_from_tar;
 use ironpost_sbom_scanner::discover::{DiscoverOptions, read_inventories};
 use ironpost_sbom_scanner::report::{ReportFormat, render};
+use ironpost_sbom_scanner::sbom::{SbomFormat, write as write_sbom};
 use ironpost_sbom_scanner::scan::{IgnoreList, scan};
 use ironpost_sbom_scanner::vulndb::VulnDb;
 
@@ -52,6 +53,13 @@ pub struct ScanArgs {
     /// Write the report to FILE instead of standard output.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Also write a CycloneDX 1.6 SBOM of what was scanned to FILE (one pass: the lockfiles
+    /// are read once for the scan and both SBOMs).
+    #[arg(long = "cyclonedx", value_name = "FILE")]
+    pub cyclonedx: Option<PathBuf>,
+    /// Also write an SPDX 2.3 SBOM of what was scanned to FILE.
+    #[arg(long = "spdx", value_name = "FILE")]
+    pub spdx: Option<PathBuf>,
 }
 
 /// Writes `text` to standard output; a reader that went away (`| head`) is not an error.
@@ -79,7 +87,9 @@ pub fn gather(
     } else {
         read_inventories(paths, options)?
     };
-    let mut take = |label: &str, stream: crate::docker::Body| -> anyhow::Result<()> {
+    let mut take = |label: &str,
+                    stream: ironpost_sbom_scanner::discover::docker::Body|
+     -> anyhow::Result<()> {
         let found = inventories_from_tar(stream, label, options)?;
         for p in &found.problems {
             eprintln!("warning: {p}");
@@ -93,14 +103,14 @@ pub fn gather(
     for id in containers {
         take(
             &format!("container:{id}"),
-            crate::docker::export_container(id)?,
+            ironpost_sbom_scanner::discover::docker::export_container(id)?,
         )?;
     }
     for image in images {
-        let scratch = crate::docker::Scratch::from_image(image)?;
+        let scratch = ironpost_sbom_scanner::discover::docker::Scratch::from_image(image)?;
         take(
             &format!("image:{image}"),
-            crate::docker::export_container(scratch.id())?,
+            ironpost_sbom_scanner::discover::docker::export_container(scratch.id())?,
         )?;
     }
     Ok(inventories)
@@ -158,6 +168,27 @@ pub fn run(args: ScanArgs, ctx: &Context) -> anyhow::Result<i32> {
         );
     }
     let report = scan(&inventories, &db, &ignore, today);
+    let sboms = [
+        (SbomFormat::CycloneDxJson, &args.cyclonedx),
+        (SbomFormat::SpdxJson, &args.spdx),
+    ];
+    if sboms.iter().any(|(_, p)| p.is_some()) {
+        let meta = super::sbom::subject(
+            None,
+            &inventories,
+            &args.paths,
+            &args.containers,
+            &args.images,
+        );
+        for (format, path) in sboms {
+            if let Some(path) = path {
+                let mut text = write_sbom(format, &inventories, &meta);
+                text.push('\n');
+                std::fs::write(path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+        }
+    }
     let mut text = render(format, &report);
     if !text.ends_with('\n') {
         text.push('\n');

@@ -90,7 +90,7 @@ pub fn build(mut ctx: BuildContext<'_>) -> Vec<(usize, Arc<dyn Module>)> {
     if let Some(events) = ctx.events.take() {
         modules.push((STAGE_DETECTION, Arc::new(unrouted::Unrouted::new(events))));
     }
-    if !ctx.config.sbom.scan_paths.is_empty() {
+    if !ctx.config.sbom.scan_paths.is_empty() || ctx.config.sbom.scan_containers {
         let db_dir = if ctx.config.sbom.db_dir.as_os_str().is_empty() {
             ctx.config.general.data_dir.join("vulndb")
         } else {

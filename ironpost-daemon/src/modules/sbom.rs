@@ -1,5 +1,6 @@
-//! `[sbom] scan_paths`: scans lockfiles periodically against the vulnerability index, stores each
-//! finding, and raises one alert per finding not seen before.
+//! `[sbom] scan_paths` and `scan_containers`: scans lockfiles (and the filesystems of running
+//! containers) periodically against the vulnerability index, stores each finding, and raises
+//! one alert per finding not seen before.
 //!
 //! A finding's id is derived from location, package, version and advisory, so a rescan stores
 //! nothing twice and alerts only on what is new. The index is read again at each scan, so
@@ -16,7 +17,8 @@ use chrono::{DateTime, Utc};
 use ironpost_core::config::modules::SbomConfig;
 use ironpost_core::module::{Module, ModuleContext, ModuleFuture};
 use ironpost_core::{Alert, AlertId, Attribution, ScanFinding, Severity};
-use ironpost_sbom_scanner::discover::{DiscoverOptions, discover};
+use ironpost_sbom_scanner::discover::container::inventories_from_tar;
+use ironpost_sbom_scanner::discover::{DiscoverOptions, discover, docker};
 use ironpost_sbom_scanner::lockfiles::parse_file_as;
 use ironpost_sbom_scanner::scan::{IgnoreList, scan};
 use ironpost_sbom_scanner::vulndb::VulnDb;
@@ -71,6 +73,28 @@ impl SbomScan {
             match parse_file_as(&f.path, f.kind) {
                 Ok(inv) => inventories.push(inv),
                 Err(e) => problems.push(e.to_string()),
+            }
+        }
+        if self.config.scan_containers {
+            match docker::running_containers() {
+                Ok(containers) => {
+                    for (id, name) in containers {
+                        let label = format!("container:{name}");
+                        match docker::export_container(&id)
+                            .map_err(|e| e.to_string())
+                            .and_then(|stream| {
+                                inventories_from_tar(stream, &label, &options)
+                                    .map_err(|e| e.to_string())
+                            }) {
+                            Ok(found) => {
+                                problems.extend(found.problems);
+                                inventories.extend(found.inventories);
+                            }
+                            Err(e) => problems.push(e),
+                        }
+                    }
+                }
+                Err(e) => problems.push(format!("containers not scanned: {e}")),
             }
         }
         let report = scan(&inventories, &db, &ignore, now.date_naive());

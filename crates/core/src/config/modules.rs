@@ -134,6 +134,9 @@ pub struct SbomConfig {
     pub scan_paths: Vec<std::path::PathBuf>,
     /// Seconds between two periodic scans.
     pub scan_interval_secs: u64,
+    /// Also scan the filesystem of every running container at each periodic scan, through the
+    /// Docker Engine's export stream (`DOCKER_HOST` or /var/run/docker.sock).
+    pub scan_containers: bool,
 }
 
 impl Default for SbomConfig {
@@ -158,6 +161,7 @@ impl Default for SbomConfig {
             ignore_file: std::path::PathBuf::new(),
             scan_paths: Vec::new(),
             scan_interval_secs: 3600,
+            scan_containers: false,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! so a link to `/` or to another tree never widens the scan.
 
 pub mod container;
+pub mod docker;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

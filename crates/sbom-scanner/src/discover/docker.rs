@@ -1,22 +1,66 @@
-//! The few Docker Engine API calls the scanner needs, over the engine's Unix socket: a
-//! container's filesystem export as a stream, and a stopped container made from an image to
-//! export an image the same way.
+//! The few Docker Engine API calls the scanner needs, over the engine's Unix socket (blocking):
+//! the running containers, a container's filesystem export as a stream, and a stopped container
+//! made from an image to export an image the same way.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+/// A Docker Engine call that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    /// `DOCKER_HOST` names something other than a Unix socket.
+    #[error("DOCKER_HOST={0}: only unix:// sockets are supported")]
+    Host(String),
+    /// The socket does not answer.
+    #[error("cannot reach the Docker Engine at {socket}: {source}")]
+    Connect {
+        /// The socket path.
+        socket: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The engine answered with an error.
+    #[error("{what}: the Docker Engine answered {status}: {message}")]
+    Api {
+        /// What was asked.
+        what: String,
+        /// HTTP status.
+        status: u16,
+        /// The engine's message.
+        message: String,
+    },
+    /// The exchange broke or the answer was not understood.
+    #[error("talking to the Docker Engine: {0}")]
+    Protocol(String),
+}
 
-use crate::client::encode_query;
+impl From<std::io::Error> for DockerError {
+    fn from(e: std::io::Error) -> Self {
+        DockerError::Protocol(e.to_string())
+    }
+}
+
+/// Percent-encodes a path segment (container ids and names are plain, image names have `/:`).
+fn encode_query(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
 
 /// The engine's socket: `DOCKER_HOST=unix://PATH`, else `/var/run/docker.sock`.
-fn socket() -> anyhow::Result<PathBuf> {
+fn socket() -> Result<PathBuf, DockerError> {
     match std::env::var("DOCKER_HOST") {
         Ok(h) if !h.is_empty() => match h.strip_prefix("unix://") {
             Some(p) => Ok(PathBuf::from(p)),
-            None => bail!("DOCKER_HOST={h}: only unix:// sockets are supported"),
+            None => Err(DockerError::Host(h)),
         },
         _ => Ok(PathBuf::from("/var/run/docker.sock")),
     }
@@ -82,10 +126,12 @@ impl Read for Body {
 }
 
 /// Sends one request; returns the status and the body reader.
-fn request(method: &str, path: &str, body: Option<&str>) -> anyhow::Result<(u16, Body)> {
+fn request(method: &str, path: &str, body: Option<&str>) -> Result<(u16, Body), DockerError> {
     let socket = socket()?;
-    let mut stream = UnixStream::connect(&socket)
-        .with_context(|| format!("cannot reach the Docker Engine at {}", socket.display()))?;
+    let mut stream = UnixStream::connect(&socket).map_err(|source| DockerError::Connect {
+        socket: socket.display().to_string(),
+        source,
+    })?;
     stream.set_read_timeout(Some(Duration::from_secs(120)))?;
     let body = body.unwrap_or("");
     write!(
@@ -100,7 +146,9 @@ fn request(method: &str, path: &str, body: Option<&str>) -> anyhow::Result<(u16,
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .with_context(|| format!("the Docker Engine answered {status_line:?}"))?;
+        .ok_or_else(|| {
+            DockerError::Protocol(format!("the Docker Engine answered {status_line:?}"))
+        })?;
     let (mut chunked, mut length) = (false, None);
     loop {
         let mut line = String::new();
@@ -130,21 +178,22 @@ fn request(method: &str, path: &str, body: Option<&str>) -> anyhow::Result<(u16,
 }
 
 /// The engine's error message of a failed call.
-fn failure(what: &str, status: u16, mut body: Body) -> anyhow::Error {
+fn failure(what: &str, status: u16, mut body: Body) -> DockerError {
     let mut text = String::new();
     let _ = body.by_ref().take(64 * 1024).read_to_string(&mut text);
     let message = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
         .and_then(|v| v["message"].as_str().map(str::to_owned))
         .unwrap_or(text);
-    anyhow::anyhow!(
-        "{what}: the Docker Engine answered {status}: {}",
-        message.trim()
-    )
+    DockerError::Api {
+        what: what.to_owned(),
+        status,
+        message: message.trim().to_owned(),
+    }
 }
 
 /// The filesystem of container `id` as a tar stream.
-pub fn export_container(id: &str) -> anyhow::Result<Body> {
+pub fn export_container(id: &str) -> Result<Body, DockerError> {
     let (status, body) = request(
         "GET",
         &format!("/containers/{}/export", encode_query(id)),
@@ -161,7 +210,7 @@ pub struct Scratch(String);
 
 impl Scratch {
     /// Creates a container from `image`.
-    pub fn from_image(image: &str) -> anyhow::Result<Scratch> {
+    pub fn from_image(image: &str) -> Result<Scratch, DockerError> {
         // The command is never run; an image without one would otherwise be refused.
         let spec = serde_json::json!({ "Image": image, "Cmd": ["ironpost-scan"], "Labels": { "ironpost.scan": "true" } });
         let (status, mut body) = request("POST", "/containers/create", Some(&spec.to_string()))?;
@@ -174,10 +223,10 @@ impl Scratch {
         }
         let mut text = String::new();
         body.read_to_string(&mut text)?;
-        let id = serde_json::from_str::<serde_json::Value>(&text)?["Id"]
-            .as_str()
-            .map(str::to_owned)
-            .with_context(|| format!("no container id in {text}"))?;
+        let id = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["Id"].as_str().map(str::to_owned))
+            .ok_or_else(|| DockerError::Protocol(format!("no container id in {text}")))?;
         Ok(Scratch(id))
     }
 
@@ -191,4 +240,30 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = request("DELETE", &format!("/containers/{}?force=1", self.0), None);
     }
+}
+
+/// The running containers: (id, name without the leading slash).
+pub fn running_containers() -> Result<Vec<(String, String)>, DockerError> {
+    let (status, mut body) = request("GET", "/containers/json", None)?;
+    if status != 200 {
+        return Err(failure("listing containers", status, body));
+    }
+    let mut text = String::new();
+    body.read_to_string(&mut text)?;
+    let list: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| DockerError::Protocol(format!("container list: {e}")))?;
+    Ok(list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            let id = c["Id"].as_str()?.to_owned();
+            let name = c["Names"][0]
+                .as_str()
+                .unwrap_or(&id)
+                .trim_start_matches('/')
+                .to_owned();
+            Some((id, name))
+        })
+        .collect())
 }
