@@ -163,6 +163,36 @@ enum Rotation {
 }
 
 impl FileSource {
+    /// The reading state of `file` (opened at `path`, checkpointed under `key`) from `offset`.
+    fn tail(
+        &self,
+        path: PathBuf,
+        key: String,
+        file: File,
+        meta: &std::fs::Metadata,
+        offset: u64,
+    ) -> Tailed {
+        Tailed {
+            path,
+            key,
+            file,
+            dev: meta.dev(),
+            ino: meta.ino(),
+            offset,
+            committed: offset,
+            saved: None,
+            partial: Vec::new(),
+            skipping: false,
+            buf: Vec::new(),
+            proc: LineProcessor::new(
+                &self.opts.name,
+                self.opts.format,
+                self.opts.parse,
+                self.stats.clone(),
+            ),
+        }
+    }
+
     /// A file source with its options and the store its checkpoints go to.
     pub fn new(
         opts: FileSourceOptions,
@@ -329,25 +359,7 @@ impl FileSource {
         let file = File::open(path)?;
         let meta = file.metadata()?;
         let key = format!("{}:{}", self.opts.name, path.display());
-        let mut t = Tailed {
-            path: path.to_owned(),
-            key: key.clone(),
-            file,
-            dev: meta.dev(),
-            ino: meta.ino(),
-            offset: 0,
-            committed: 0,
-            saved: None,
-            partial: Vec::new(),
-            skipping: false,
-            buf: Vec::new(),
-            proc: LineProcessor::new(
-                &self.opts.name,
-                self.opts.format,
-                self.opts.parse,
-                self.stats.clone(),
-            ),
-        };
+        let mut t = self.tail(path.to_owned(), key.clone(), file, &meta, 0);
         let cp = match self.checkpoints.load(&key) {
             Ok(cp) => cp,
             Err(e) => {
@@ -387,25 +399,7 @@ impl FileSource {
             return;
         }
         tracing::info!(source = %self.opts.name, path = %path.display(), "finishing the rotated file left at .1");
-        let mut t = Tailed {
-            path: PathBuf::from(old),
-            key: String::new(),
-            file,
-            dev: meta.dev(),
-            ino: meta.ino(),
-            offset: cp.offset,
-            committed: cp.offset,
-            saved: None,
-            partial: Vec::new(),
-            skipping: false,
-            buf: Vec::new(),
-            proc: LineProcessor::new(
-                &self.opts.name,
-                self.opts.format,
-                self.opts.parse,
-                self.stats.clone(),
-            ),
-        };
+        let mut t = self.tail(PathBuf::from(old), String::new(), file, &meta, cp.offset);
         while self.read_some(&mut t, recs) {}
         self.end_partial(&mut t, recs);
         t.proc.flush(&mut |r| recs.push(r));
@@ -429,25 +423,7 @@ impl FileSource {
             Ok(_) => match File::open(&t.path).and_then(|f| f.metadata().map(|m| (f, m))) {
                 Ok((file, meta)) => {
                     inc(&self.stats.rotations);
-                    let new = Tailed {
-                        path: t.path.clone(),
-                        key: t.key.clone(),
-                        file,
-                        dev: meta.dev(),
-                        ino: meta.ino(),
-                        offset: 0,
-                        committed: 0,
-                        saved: None,
-                        partial: Vec::new(),
-                        skipping: false,
-                        buf: Vec::new(),
-                        proc: LineProcessor::new(
-                            &self.opts.name,
-                            self.opts.format,
-                            self.opts.parse,
-                            self.stats.clone(),
-                        ),
-                    };
+                    let new = self.tail(t.path.clone(), t.key.clone(), file, &meta, 0);
                     let mut old = std::mem::replace(t, new);
                     // The path's checkpoint now belongs to the new file.
                     old.key.clear();
