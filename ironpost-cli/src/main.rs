@@ -28,6 +28,9 @@ struct Cli {
 enum Command {
     /// Shows the daemon's health, modules and queues (exit 0 healthy, 1 degraded, 3 unreachable).
     Status(cmd::status::StatusArgs),
+    /// Reloads the running daemon's configuration, rules, policies and list files (exit 0
+    /// applied, 1 refused, 3 unreachable).
+    Reload(cmd::reload::ReloadArgs),
     /// Lists and shows alerts.
     #[command(subcommand)]
     Alerts(cmd::alerts::AlertsCommand),
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Status(a) => cmd::status::run(a, &ctx),
+        Command::Reload(a) => cmd::reload::run(a, &ctx),
         Command::Alerts(c) => cmd::alerts::run(c, &ctx),
         Command::Block(c) => cmd::block::run(c, &ctx),
         Command::Config(c) => cmd::config::run(c, &ctx),

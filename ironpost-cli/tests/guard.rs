@@ -241,3 +241,79 @@ fn a_container_log_alert_pauses_that_container_and_release_undoes_it() {
         "an unknown plan is invalid input"
     );
 }
+
+#[test]
+fn policy_files_reload_into_the_running_guard_and_a_bad_one_is_refused() {
+    if !engine_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    let policy = policies.join("10-web.toml");
+    std::fs::write(
+        &policy,
+        "[match]\ntags = [\"attack.t1190\"]\nmin_severity = \"critical\"\n\n[[actions]]\ntype = \"pause\"\n",
+    )
+    .unwrap();
+    let config = dir.path().join("ironpost.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[general]\ndata_dir = \"{data}\"\nwatch_interval_ms = 0\n\n[metrics]\nlisten = \"127.0.0.1:0\"\n\n\
+             [sigma]\nenabled = true\nrules = [\"{rules}\"]\n\n\
+             [container_guard]\nenabled = true\npolicies_dir = \"{policies}\"\n",
+            data = dir.path().join("data").display(),
+            rules = repo().join("rules/web").display(),
+            policies = policies.display(),
+        ),
+    )
+    .unwrap();
+    let mut world = World {
+        _dir: dir,
+        config,
+        daemon: None,
+        containers: Vec::new(),
+    };
+    world.daemon = Some(
+        Command::new(cli_bin().with_file_name("ironpost-daemon"))
+            .arg("-c")
+            .arg(&world.config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait("the guard to reach Docker", || {
+        world.module_state().as_deref() == Some("healthy")
+    });
+
+    // A broken policy: refused, naming the file; the running policies stay.
+    std::fs::write(&policy, "[match]\nmin_severity = \"urgent\"\n").unwrap();
+    let out = world.cli(&["reload"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("10-web.toml"), "{err}");
+    let status = world.json(&["status", "--json"]);
+    assert_eq!(status["config"]["generation"], 1);
+    assert_eq!(status["config"]["failures"], 1);
+
+    // A valid change reaches the running guard.
+    std::fs::write(
+        &policy,
+        "[match]\ntags = [\"attack.t1190\"]\nmin_severity = \"high\"\n\n[[actions]]\ntype = \"pause\"\n",
+    )
+    .unwrap();
+    let answer = world.json(&["reload", "--json"]);
+    assert_eq!(answer["generation"], 2);
+    assert!(
+        answer["applied"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "policies"),
+        "{answer}"
+    );
+    let status = world.json(&["status", "--json"]);
+    assert!(status["config"]["last_error"].is_null(), "{status}");
+}

@@ -1,7 +1,7 @@
 //! The control API: HTTP/JSON on a Unix socket, mode 0600.
 //!
-//! `GET /v1/health`, `GET /v1/status`, `GET /v1/alerts?since=&severity=&rule=&host=&limit=` and
-//! `GET /v1/alerts/{id}`. Errors are `{"error": "..."}` with a 4xx or 5xx status.
+//! `GET /v1/health`, `GET /v1/status`, `GET /v1/alerts?since=&severity=&rule=&host=&limit=`,
+//! `GET /v1/alerts/{id}` and `POST /v1/reload`. Errors are `{"error": "..."}` with a 4xx or 5xx status.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ use axum::Router;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::Utc;
 use ironpost_core::Severity;
 use ironpost_store::AlertQuery;
@@ -58,6 +58,7 @@ pub fn router(state: Arc<DaemonState>) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/alerts", get(alerts))
         .route("/v1/alerts/{id}", get(alert))
+        .route("/v1/reload", post(reload))
         .merge(crate::control_block::routes())
         .merge(crate::control_guard::routes())
         .fallback(|| async {
@@ -158,5 +159,19 @@ async fn alert(State(state): State<Arc<DaemonState>>, UrlPath(id): UrlPath<Strin
         Ok(Ok(None)) => error(StatusCode::NOT_FOUND, format!("no alert with id {id}")),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `POST /v1/reload`: 200 with what was applied, or 422 with why nothing was.
+async fn reload() -> Response {
+    let Some(reloader) = crate::reload::current() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the daemon is still starting".into(),
+        );
+    };
+    match reloader.reload(crate::reload::Trigger::Api).await {
+        Ok(outcome) => Json(outcome).into_response(),
+        Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, e),
     }
 }

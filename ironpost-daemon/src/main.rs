@@ -9,6 +9,7 @@ mod logging;
 mod metrics;
 mod modules;
 mod pidfile;
+mod reload;
 mod state;
 mod supervisor;
 
@@ -66,7 +67,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(config, path)) {
+    match runtime.block_on(run(config, path, args.config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(
@@ -106,7 +107,11 @@ fn open_store(config: &Config, host: &str) -> anyhow::Result<OpenedStore> {
     }
 }
 
-async fn run(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
+async fn run(
+    config: Config,
+    path: Option<PathBuf>,
+    config_arg: Option<PathBuf>,
+) -> anyhow::Result<()> {
     // Alerts, the store and the socket are for the daemon's user alone.
     // SAFETY: umask only changes this process's file-creation mask.
     unsafe { libc::umask(0o077) };
@@ -134,14 +139,34 @@ async fn run(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
         alerts_tx,
     ));
 
+    // The XDP lists: the section's own plus its list files, checked before anything runs.
+    let lists = if config.xdp.enabled {
+        modules::xdp::read_lists(&config.xdp).map_err(anyhow::Error::msg)?
+    } else {
+        modules::xdp::XdpLists::default()
+    };
+    let blocklist = Arc::new(ironpost_ebpf_engine::xdp::Blocklist::default());
+    modules::xdp::apply_lists(&blocklist, &lists);
+    if config.xdp.enabled {
+        crate::control_block::register(blocklist.clone());
+    }
+
     let mut supervisor = Supervisor::new(state.clone(), modules::STAGES);
-    for (stage, module) in modules::build(BuildContext {
-        config: &config,
-        store,
-        events: Some(events_rx),
-        alerts: Some(alerts_rx),
-    }) {
-        supervisor.spawn(stage, module);
+    let built = modules::build(
+        BuildContext {
+            config: &config,
+            store,
+            events: Some(events_rx),
+            alerts: Some(alerts_rx),
+        },
+        &blocklist,
+    );
+    for module in built.modules {
+        if module.replaceable {
+            supervisor.spawn_replaceable(module.stage, module.module);
+        } else {
+            supervisor.spawn(module.stage, module.module);
+        }
     }
     if config.metrics.enabled {
         supervisor.spawn(
@@ -152,6 +177,19 @@ async fn run(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
             )),
         );
     }
+    let supervisor = Arc::new(tokio::sync::Mutex::new(supervisor));
+    let reloader = reload::Reloader::install(reload::ReloaderParts {
+        config_arg,
+        config: config.clone(),
+        supervisor: supervisor.clone(),
+        state: state.clone(),
+        store: built.store,
+        sigma: built.sigma_updates,
+        refused_rules: built.sigma_refused,
+        blocklist,
+        lists,
+    });
+    let watcher = tokio::spawn(reloader.clone().watch());
 
     let (control_stop, control_task) = if config.control.enabled {
         let socket = config.socket_path();
@@ -178,9 +216,12 @@ async fn run(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
         "ironpost-daemon started"
     );
 
-    wait_for_signal().await?;
+    wait_for_signal(&reloader).await?;
+    watcher.abort();
     tracing::info!("stopping: draining queues");
     let late = supervisor
+        .lock()
+        .await
         .shutdown(Duration::from_secs(config.general.shutdown_timeout_secs))
         .await;
     if late > 0 {
@@ -199,13 +240,27 @@ async fn run(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+/// Waits for SIGTERM or SIGINT, reloading on each SIGHUP meanwhile.
+async fn wait_for_signal(reloader: &Arc<reload::Reloader>) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
-    tokio::select! {
-        _ = term.recv() => tracing::info!(signal = "SIGTERM", "signal received"),
-        _ = int.recv() => tracing::info!(signal = "SIGINT", "signal received"),
+    let mut hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => {
+                tracing::info!(signal = "SIGTERM", "signal received");
+                return Ok(());
+            }
+            _ = int.recv() => {
+                tracing::info!(signal = "SIGINT", "signal received");
+                return Ok(());
+            }
+            _ = hup.recv() => {
+                tracing::info!(signal = "SIGHUP", "signal received");
+                // The outcome is logged and shown in the status.
+                let _ = reloader.reload(reload::Trigger::Signal).await;
+            }
+        }
     }
-    Ok(())
 }

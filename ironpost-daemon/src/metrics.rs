@@ -38,6 +38,29 @@ pub fn render(state: &DaemonState) -> String {
     );
     let _ = writeln!(out, "ironpost_uptime_seconds {}", state.uptime_secs());
 
+    family(
+        &mut out,
+        "ironpost_config_generation",
+        "gauge",
+        "The loaded configuration's generation: 1 at start, one more per successful reload.",
+    );
+    let _ = writeln!(
+        out,
+        "ironpost_config_generation {}",
+        state.reload.generation()
+    );
+    family(
+        &mut out,
+        "ironpost_config_reloads_total",
+        "counter",
+        "Reloads (SIGHUP, ironpost reload, watched files) by result.",
+    );
+    let _ = writeln!(
+        out,
+        "ironpost_config_reloads_total{{result=\"success\"}} {}\nironpost_config_reloads_total{{result=\"failure\"}} {}",
+        state.reload.succeeded(),
+        state.reload.failed()
+    );
     let modules = state.modules();
     family(
         &mut out,

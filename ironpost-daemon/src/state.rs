@@ -42,6 +42,8 @@ pub struct DaemonState {
     pub events: BusSender<Event>,
     /// The alert bus (for status and metrics).
     pub alerts: BusSender<Alert>,
+    /// The loaded configuration's generation and the last reload error.
+    pub reload: crate::reload::ReloadStatus,
 }
 
 /// A module in the status document.
@@ -81,6 +83,8 @@ pub struct StatusDoc {
     pub buses: Vec<BusSnapshot>,
     /// The store.
     pub store: StoreStatus,
+    /// The loaded configuration: generation, reloads, the last reload error.
+    pub config: crate::reload::ReloadDoc,
     /// Every `[[sinks]]` entry: state, last error, backlog, counts.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sinks: Vec<ironpost_sinks::SinkStatus>,
@@ -131,6 +135,7 @@ impl DaemonState {
             modules: Mutex::new(Vec::new()),
             events,
             alerts,
+            reload: crate::reload::ReloadStatus::default(),
         }
     }
 
@@ -140,6 +145,14 @@ impl DaemonState {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(entry);
+    }
+
+    /// Removes a module that no longer runs.
+    pub fn unregister(&self, name: &str) {
+        self.modules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|m| m.name != name);
     }
 
     /// Every registered module.
@@ -191,6 +204,7 @@ impl DaemonState {
                     dropped: s.dropped(),
                 }),
             },
+            config: self.reload.doc(),
             sinks: crate::modules::sinks::status(),
         }
     }

@@ -211,6 +211,12 @@ pub trait Module: Send + Sync + 'static {
     /// Runs until `ctx.shutdown` fires (then returns `Ok`) or until it cannot go on (then
     /// returns an error, and the supervisor restarts it with backoff).
     fn run(self: Arc<Self>, ctx: ModuleContext) -> ModuleFuture;
+
+    /// The counters the module may count, created at zero when it is started so that every
+    /// series exists from the start; a module may still count others.
+    fn counters(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod guard;
 pub mod logs;
+pub mod reload;
 pub mod rules;
 pub mod sbom;
 pub mod scan;
@@ -37,5 +38,49 @@ impl Context {
         let (config, _) =
             Config::discover(self.config_flag.as_deref()).context("invalid configuration")?;
         Ok(config)
+    }
+
+    /// The daemon's socket even when the edited configuration no longer parses: the daemon, not
+    /// this command, refuses it (and counts and shows the refusal). Falls back to reading
+    /// `general.data_dir` and `control.socket` line by line, then to the defaults.
+    pub fn daemon_socket(&self) -> anyhow::Result<PathBuf> {
+        let config_error = match self.config() {
+            Ok(config) => return Ok(config.socket_path()),
+            Err(e) => e,
+        };
+        let Some(path) = ironpost_core::config::Config::discover_path(self.config_flag.as_deref())
+        else {
+            return Err(config_error);
+        };
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Err(config_error);
+        };
+        let mut config = ironpost_core::config::Config::default();
+        let mut section = String::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = name.trim().to_owned();
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            let value = value.trim().trim_matches('"').trim_matches('\'');
+            match (section.as_str(), key.trim()) {
+                ("general", "data_dir") => config.general.data_dir = value.into(),
+                ("control", "socket") => config.control.socket = value.into(),
+                _ => {}
+            }
+        }
+        for (var, field) in [
+            ("IRONPOST_GENERAL__DATA_DIR", &mut config.general.data_dir),
+            ("IRONPOST_CONTROL__SOCKET", &mut config.control.socket),
+        ] {
+            if let Some(v) = std::env::var_os(var) {
+                *field = v.into();
+            }
+        }
+        Ok(config.socket_path())
     }
 }

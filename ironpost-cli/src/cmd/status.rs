@@ -17,8 +17,7 @@ pub struct StatusArgs {
 
 /// Asks the daemon for its status.
 pub fn run(args: StatusArgs, ctx: &Context) -> anyhow::Result<i32> {
-    let config = ctx.config()?;
-    let socket = config.socket_path();
+    let socket = ctx.daemon_socket()?;
     let doc = match client::get(&socket, "/v1/status") {
         Ok(doc) => doc,
         Err(e @ ClientError::Unreachable(_)) => {
@@ -81,6 +80,37 @@ pub fn render(doc: &Value) -> String {
         text(&doc["store"]["backend"]),
         text(&doc["store"]["location"]),
     );
+    let cfg = &doc["config"];
+    if !cfg.is_null() {
+        out.insert_str(
+            out.len() - 1,
+            &format!(
+                "config: generation {} loaded {} ({} reloads, {} failed)\n",
+                text(&cfg["generation"]),
+                text(&cfg["loaded_at"]),
+                text(&cfg["reloads"]),
+                text(&cfg["failures"]),
+            ),
+        );
+        if let Some(e) = cfg["last_error"].as_object() {
+            out.insert_str(
+                out.len() - 1,
+                &format!(
+                    "last reload error ({}, {}): {}\n",
+                    text(&e["trigger"]),
+                    text(&e["at"]),
+                    text(&e["error"]),
+                ),
+            );
+        }
+        if let Some(keys) = cfg["restart_required"].as_array().filter(|k| !k.is_empty()) {
+            let keys: Vec<String> = keys.iter().map(text).collect();
+            out.insert_str(
+                out.len() - 1,
+                &format!("changed, effective after a restart: {}\n", keys.join(", ")),
+            );
+        }
+    }
     let empty = Vec::new();
     let modules: Vec<Vec<String>> = doc["modules"]
         .as_array()

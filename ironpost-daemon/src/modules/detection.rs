@@ -1,8 +1,10 @@
 //! `[sigma]`: the detection module. Reads events off the event bus, runs the Sigma engine on
 //! them (routing by log source, correlations on event time) and sends alerts on the alert bus.
 //!
-//! Rules are read when the module starts, so a restart reloads them. Refused rule files do not
-//! stop the module: it runs the rest and reports degraded, naming how many were refused.
+//! Rules are read when the module starts. Refused rule files do not stop the module: it runs the
+//! rest and reports degraded, naming how many were refused. A reload hands it a new engine,
+//! compiled and checked beforehand, which takes over between two batches of events (the
+//! correlation state of the old engine is dropped with it).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,19 +20,50 @@ use tokio::sync::Mutex;
 /// Events taken off the bus per batch.
 const BATCH: usize = 256;
 
+/// A new engine for the running module, from a reloaded configuration or rule set.
+pub struct EngineUpdate {
+    /// The `[sigma]` section it was built from (a later restart of the module reads it).
+    pub config: SigmaConfig,
+    /// The compiled rules.
+    pub engine: Engine,
+    /// Problems worth a degraded health (rule files refused before and still refused).
+    pub problems: Vec<String>,
+}
+
+/// The rule files (`FILE: kind: reason`) the running engine refused: a reload refuses only
+/// rule files that were not refused already.
+pub type RefusedRules = Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>;
+
 /// The Sigma detection module.
 pub struct Detection {
-    config: SigmaConfig,
+    refused: RefusedRules,
+    config: std::sync::Mutex<SigmaConfig>,
     rx: Mutex<BusReceiver<Event>>,
+    updates: Mutex<tokio::sync::mpsc::Receiver<EngineUpdate>>,
+    updates_tx: tokio::sync::mpsc::Sender<EngineUpdate>,
 }
 
 impl Detection {
     /// A module reading events from `rx`.
     pub fn new(config: SigmaConfig, rx: BusReceiver<Event>) -> Self {
+        let (updates_tx, updates) = tokio::sync::mpsc::channel(1);
         Detection {
-            config,
+            refused: RefusedRules::default(),
+            config: std::sync::Mutex::new(config),
             rx: Mutex::new(rx),
+            updates: Mutex::new(updates),
+            updates_tx,
         }
+    }
+
+    /// The rule files the running engine refused.
+    pub fn refused(&self) -> RefusedRules {
+        self.refused.clone()
+    }
+
+    /// Where a reload sends a new engine.
+    pub fn updates(&self) -> tokio::sync::mpsc::Sender<EngineUpdate> {
+        self.updates_tx.clone()
     }
 }
 
@@ -58,7 +91,44 @@ fn rule_files(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 /// Builds the engine from the configuration; the second value lists problems worth a
 /// degraded health (refused files, unreadable paths).
+#[cfg(test)]
 pub fn load_engine(config: &SigmaConfig, host: &str) -> Result<(Engine, Vec<String>), ModuleError> {
+    load_rules(config, host).map(|l| (l.engine, l.problems))
+}
+
+/// Rules compiled from a `[sigma]` section.
+pub struct LoadedRules {
+    /// The engine.
+    pub engine: Engine,
+    /// Problems worth a degraded health.
+    pub problems: Vec<String>,
+    /// Each refused file and unreadable path: `FILE: invalid|unsupported: REASON` (the reason
+    /// of a YAML error names its line and column).
+    pub refused: Vec<String>,
+}
+
+/// A hash of everything the rules are built from: the section, the log-source mapping and
+/// every rule file's name and content. Equal hashes mean an equal engine.
+pub fn rules_fingerprint(config: &SigmaConfig) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(config)
+        .unwrap_or_default()
+        .hash(&mut h);
+    std::fs::read(&config.logsources).ok().hash(&mut h);
+    let mut files = Vec::new();
+    for p in &config.rules {
+        let _ = rule_files(p, &mut files);
+    }
+    for f in files {
+        f.hash(&mut h);
+        std::fs::read(&f).ok().hash(&mut h);
+    }
+    h.finish()
+}
+
+/// Builds the engine from the configuration, with every refusal.
+pub fn load_rules(config: &SigmaConfig, host: &str) -> Result<LoadedRules, ModuleError> {
     let mut map = LogSourceMap::default_map();
     if !config.logsources.as_os_str().is_empty() {
         let p = &config.logsources;
@@ -81,22 +151,30 @@ pub fn load_engine(config: &SigmaConfig, host: &str) -> Result<(Engine, Vec<Stri
         host: host.to_owned(),
     };
     let mut problems = Vec::new();
+    let mut refused = Vec::new();
     let mut files = Vec::new();
     for p in &config.rules {
         if let Err(e) = rule_files(p, &mut files) {
-            problems.push(format!("sigma.rules: cannot read {}: {e}", p.display()));
+            let message = format!("sigma.rules: cannot read {}: {e}", p.display());
+            refused.push(message.clone());
+            problems.push(message);
         }
     }
     let mut loader = Loader::new(map, engine_config);
     for f in files {
         match std::fs::read_to_string(&f) {
             Ok(text) => loader.add_file(&f.display().to_string(), &text),
-            Err(e) => problems.push(format!("cannot read rule file {}: {e}", f.display())),
+            Err(e) => {
+                let message = format!("cannot read rule file {}: {e}", f.display());
+                refused.push(message.clone());
+                problems.push(message);
+            }
         }
     }
     let (engine, report) = loader.build();
     for e in report.errors() {
         tracing::warn!(target: "sigma", "rule refused: {e}");
+        refused.push(e.to_string());
     }
     if !report.all_loaded() {
         problems.push(format!(
@@ -106,7 +184,11 @@ pub fn load_engine(config: &SigmaConfig, host: &str) -> Result<(Engine, Vec<Stri
             report.invalid
         ));
     }
-    Ok((engine, problems))
+    Ok(LoadedRules {
+        engine,
+        problems,
+        refused,
+    })
 }
 
 /// The alert with an id that also depends on the host: the engine derives ids from rule, group
@@ -158,12 +240,20 @@ impl Module for Detection {
 
     fn run(self: Arc<Self>, mut ctx: ModuleContext) -> ModuleFuture {
         Box::pin(async move {
-            let config = self.config.clone();
+            let config = self
+                .config
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
             let host = ctx.host.clone();
-            let (mut engine, problems) =
-                tokio::task::spawn_blocking(move || load_engine(&config, &host))
-                    .await
-                    .map_err(|e| ModuleError::new(format!("rule loading panicked: {e}")))??;
+            let LoadedRules {
+                mut engine,
+                problems,
+                refused,
+            } = tokio::task::spawn_blocking(move || load_rules(&config, &host))
+                .await
+                .map_err(|e| ModuleError::new(format!("rule loading panicked: {e}")))??;
+            *self.refused.lock().unwrap_or_else(|e| e.into_inner()) = refused.into_iter().collect();
             ctx.counters.counter("rules_loaded").store(
                 (engine.rule_count() + engine.correlation_count()) as u64,
                 Ordering::Relaxed,
@@ -183,6 +273,7 @@ impl Module for Detection {
                 last: EngineStats::default(),
             };
             let mut rx = self.rx.lock().await;
+            let mut updates = self.updates.lock().await;
             let mut batch = Vec::with_capacity(BATCH);
             let mut out: Vec<Alert> = Vec::new();
             loop {
@@ -202,6 +293,21 @@ impl Module for Detection {
                                 return Ok(());
                             }
                         }
+                    }
+                    Some(update) = updates.recv() => {
+                        engine = update.engine;
+                        metrics.last = EngineStats::default();
+                        ctx.counters.counter("rules_loaded").store(
+                            (engine.rule_count() + engine.correlation_count()) as u64,
+                            Ordering::Relaxed,
+                        );
+                        if update.problems.is_empty() {
+                            ctx.health.healthy();
+                        } else {
+                            ctx.health.degraded(update.problems.join("; "));
+                        }
+                        tracing::info!(rules = engine.rule_count(), correlations = engine.correlation_count(), "sigma rules reloaded");
+                        *self.config.lock().unwrap_or_else(|e| e.into_inner()) = update.config;
                     }
                     _ = ctx.shutdown.wait() => {
                         // Detection stops after the sensors: finish what is queued.

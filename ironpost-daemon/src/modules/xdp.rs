@@ -5,6 +5,7 @@
 //! kernel reports into network events and alerts. Without the privilege or kernel support the
 //! module reports degraded with the reason and waits for shutdown: the daemon keeps running.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -37,27 +38,87 @@ fn nets(list: &[String]) -> Vec<IpNet> {
         .collect()
 }
 
-impl Xdp {
-    /// Builds the module and its blocklist from the section.
-    pub fn new(config: XdpConfig) -> Self {
-        let blocklist = Arc::new(Blocklist::new(nets(&config.allowlist)));
-        for (list, action) in [
-            (&config.blocklist, BlockAction::Drop),
-            (&config.monitorlist, BlockAction::Monitor),
-        ] {
-            for target in nets(list) {
-                let entry = BlockEntry::new(target, action, "xdp config", Origin::Config, None);
-                if let Err(e) = blocklist.add(entry) {
-                    tracing::warn!(error = %e, "xdp: config entry not installed");
-                }
-            }
-        }
-        Xdp { config, blocklist }
-    }
+/// The block, monitor and allow lists of the section: its own keys plus its list files.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct XdpLists {
+    /// Dropped.
+    pub block: Vec<IpNet>,
+    /// Reported, passed.
+    pub monitor: Vec<IpNet>,
+    /// Never blocked.
+    pub allow: Vec<IpNet>,
+}
 
-    /// The blocklist the control API changes.
-    pub fn blocklist(&self) -> Arc<Blocklist> {
-        self.blocklist.clone()
+/// Reads one list file: an address or prefix per line, `#` starting a comment. The error
+/// names the file and the line.
+pub fn read_list_file(path: &Path) -> Result<Vec<IpNet>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let entry = line.split('#').next().unwrap_or("").trim();
+        if entry.is_empty() {
+            continue;
+        }
+        let net = entry.parse::<IpNet>().map_err(|e| {
+            format!(
+                "{}:{}: `{entry}` is not an IPv4 or IPv6 address or CIDR prefix: {e}",
+                path.display(),
+                i + 1
+            )
+        })?;
+        out.push(net);
+    }
+    Ok(out)
+}
+
+/// The lists of `config`, reading its list files.
+pub fn read_lists(config: &XdpConfig) -> Result<XdpLists, String> {
+    let mut lists = XdpLists {
+        block: nets(&config.blocklist),
+        monitor: nets(&config.monitorlist),
+        allow: nets(&config.allowlist),
+    };
+    for (file, list) in [
+        (&config.blocklist_file, &mut lists.block),
+        (&config.monitorlist_file, &mut lists.monitor),
+        (&config.allowlist_file, &mut lists.allow),
+    ] {
+        if !file.as_os_str().is_empty() {
+            list.extend(read_list_file(file).map_err(|e| format!("xdp: {e}"))?);
+        }
+    }
+    Ok(lists)
+}
+
+/// Makes the blocklist's allowlist and its configured entries those of `lists`; entries added
+/// at run time (`ironpost block`, the auto-block responder) stay.
+pub fn apply_lists(blocklist: &Blocklist, lists: &XdpLists) {
+    blocklist.set_allowlist(lists.allow.clone());
+    let mut wanted = Vec::new();
+    for (list, action) in [
+        (&lists.block, BlockAction::Drop),
+        (&lists.monitor, BlockAction::Monitor),
+    ] {
+        for target in list {
+            wanted.push(BlockEntry::new(
+                *target,
+                action,
+                "xdp config",
+                Origin::Config,
+                None,
+            ));
+        }
+    }
+    for refused in blocklist.sync_origin(Origin::Config, wanted) {
+        tracing::warn!(error = %refused, "xdp: config entry not installed");
+    }
+}
+
+impl Xdp {
+    /// Builds the module enforcing `blocklist`, which already holds the section's lists.
+    pub fn new(config: XdpConfig, blocklist: Arc<Blocklist>) -> Self {
+        Xdp { config, blocklist }
     }
 
     fn settings(&self, host: &str) -> SensorSettings {

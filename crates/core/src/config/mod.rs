@@ -73,6 +73,9 @@ pub struct GeneralConfig {
     pub alert_queue: usize,
     /// Seconds the daemon waits for queues to drain on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// Milliseconds between two checks of the rule, policy and list files for changes, which
+    /// reload the daemon when seen (0: no watching; SIGHUP and `ironpost reload` still work).
+    pub watch_interval_ms: u64,
 }
 
 impl Default for GeneralConfig {
@@ -86,6 +89,7 @@ impl Default for GeneralConfig {
             event_queue: 65_536,
             alert_queue: 8_192,
             shutdown_timeout_secs: 8,
+            watch_interval_ms: 2_000,
         }
     }
 }
@@ -182,22 +186,26 @@ impl Config {
     /// built-in defaults; then the process environment's overrides. Returns the file used.
     pub fn discover(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), ConfigError> {
         let env: Vec<(String, String)> = std::env::vars().collect();
-        let path = explicit.map(Path::to_path_buf).or_else(|| {
-            let named = env
-                .iter()
-                .find(|(k, _)| k == "IRONPOST_CONFIG")
-                .map(|(_, v)| PathBuf::from(v));
-            named.or_else(|| {
-                ["ironpost.toml", "/etc/ironpost/ironpost.toml"]
-                    .into_iter()
-                    .map(PathBuf::from)
-                    .find(|p| p.is_file())
-            })
-        });
-        match path {
+        match Config::discover_path(explicit) {
             Some(p) => Config::load(&p, env).map(|c| (c, Some(p))),
             None => Config::defaults(env).map(|c| (c, None)),
         }
+    }
+
+    /// The file [`Config::discover`] reads, without reading it: `explicit`, else
+    /// `IRONPOST_CONFIG`, else `./ironpost.toml`, else `/etc/ironpost/ironpost.toml`; `None`
+    /// for the built-in defaults.
+    pub fn discover_path(explicit: Option<&Path>) -> Option<PathBuf> {
+        explicit.map(Path::to_path_buf).or_else(|| {
+            std::env::var_os("IRONPOST_CONFIG")
+                .map(PathBuf::from)
+                .or_else(|| {
+                    ["ironpost.toml", "/etc/ironpost/ironpost.toml"]
+                        .into_iter()
+                        .map(PathBuf::from)
+                        .find(|p| p.is_file())
+                })
+        })
     }
 
     /// Reads and checks `path`, then applies environment overrides from `env`.

@@ -384,6 +384,13 @@ pub struct XdpConfig {
     pub allowlist: Vec<String>,
     /// Seconds a port-scan or SYN-flood source is blocked by the auto-block responder (0: off).
     pub auto_block_ttl_secs: u64,
+    /// A file of addresses and CIDR prefixes to drop, one per line, `#` starting a comment
+    /// (empty: none); watched and reloaded when it changes.
+    pub blocklist_file: std::path::PathBuf,
+    /// A file of addresses and prefixes to report without dropping, like `blocklist_file`.
+    pub monitorlist_file: std::path::PathBuf,
+    /// A file of addresses and prefixes never blocked, like `blocklist_file`.
+    pub allowlist_file: std::path::PathBuf,
 }
 
 impl Default for XdpConfig {
@@ -400,6 +407,9 @@ impl Default for XdpConfig {
             monitorlist: Vec::new(),
             allowlist: Vec::new(),
             auto_block_ttl_secs: 0,
+            blocklist_file: std::path::PathBuf::new(),
+            monitorlist_file: std::path::PathBuf::new(),
+            allowlist_file: std::path::PathBuf::new(),
         }
     }
 }

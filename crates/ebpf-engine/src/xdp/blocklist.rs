@@ -187,6 +187,62 @@ impl Blocklist {
         self.lock().allow.clone()
     }
 
+    /// Replaces the allowlist (a running sensor installs it when it next starts).
+    pub fn set_allowlist(&self, allow: Vec<IpNet>) {
+        let mut inner = self.lock();
+        if inner.allow != allow {
+            inner.allow = allow;
+            self.bump(&mut inner);
+        }
+    }
+
+    /// Makes the entries of `origin` exactly `wanted`: adds or updates those listed, removes
+    /// the others of that origin, and leaves entries of other origins alone (a target already
+    /// blocked by another origin keeps its entry). Returns the targets refused because the
+    /// allowlist covers them.
+    pub fn sync_origin(&self, origin: Origin, wanted: Vec<BlockEntry>) -> Vec<BlockError> {
+        let mut refused = Vec::new();
+        let mut inner = self.lock();
+        let keep: std::collections::BTreeSet<IpNet> = wanted.iter().map(|e| e.target).collect();
+        let before = inner.block.len();
+        inner
+            .block
+            .retain(|t, e| e.origin != origin || keep.contains(t));
+        let mut changed = inner.block.len() != before;
+        for entry in wanted {
+            if let Some(allow) = inner
+                .allow
+                .iter()
+                .find(|a| {
+                    a.contains(entry.target.addr())
+                        || (entry.target.contains(a.addr())
+                            && a.prefix_len() >= entry.target.prefix_len())
+                })
+                .copied()
+            {
+                refused.push(BlockError::Allowlisted {
+                    target: entry.target,
+                    allow,
+                });
+                inner.block.remove(&entry.target);
+                changed = true;
+                continue;
+            }
+            match inner.block.get(&entry.target) {
+                Some(e) if e.origin != origin => {}
+                Some(e) if e.action == entry.action => {}
+                _ => {
+                    inner.block.insert(entry.target, entry);
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            self.bump(&mut inner);
+        }
+        refused
+    }
+
     /// Adds or replaces the entry for its target; refused when the allowlist covers it.
     pub fn add(&self, entry: BlockEntry) -> Result<(), BlockError> {
         if let Some(allow) = self.allowed_by(entry.target) {

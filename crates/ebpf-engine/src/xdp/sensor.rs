@@ -81,6 +81,7 @@ pub struct XdpSensor {
     settings: SensorSettings,
     blocklist: Arc<Blocklist>,
     installed: BTreeMap<IpNet, (BlockAction, Option<DateTime<Utc>>)>,
+    allowed: std::collections::BTreeSet<IpNet>,
     mode: AttachMode,
 }
 
@@ -113,8 +114,10 @@ impl XdpSensor {
     ) -> Result<XdpSensor, XdpError> {
         let mut program = XdpProgram::load_with(settings.capacities)?;
         program.set_config(&settings.kernel_config())?;
+        let mut allowed = std::collections::BTreeSet::new();
         for allow in blocklist.allowlist() {
             program.insert_allow(allow, 0)?;
+            allowed.insert(allow);
         }
         let mode = program.attach(&settings.interface, settings.mode)?;
         let mut sensor = XdpSensor {
@@ -122,6 +125,7 @@ impl XdpSensor {
             settings,
             blocklist,
             installed: BTreeMap::new(),
+            allowed,
             mode,
         };
         sensor.sync()?;
@@ -150,6 +154,19 @@ impl XdpSensor {
             .map(|e| (e.target, (e.action, e.expires_at)))
             .collect();
         let mut report = SyncReport::default();
+        // The allowlist first, so that nothing it now covers stays dropped for a moment.
+        let allow: std::collections::BTreeSet<IpNet> =
+            self.blocklist.allowlist().into_iter().collect();
+        for gone in self.allowed.difference(&allow).copied().collect::<Vec<_>>() {
+            self.program.remove_allow(gone)?;
+            self.allowed.remove(&gone);
+            report.removed += 1;
+        }
+        for new in allow.difference(&self.allowed).copied().collect::<Vec<_>>() {
+            self.program.insert_allow(new, 0)?;
+            self.allowed.insert(new);
+            report.installed += 1;
+        }
         let stale: Vec<IpNet> = self
             .installed
             .keys()
