@@ -577,13 +577,16 @@ impl Reloader {
     /// `general.watch_interval_ms` and reloads when they changed and then stayed the same for
     /// one more interval (an editor's write is complete).
     pub async fn watch(self: Arc<Self>) {
-        let interval = Duration::from_millis(self.startup.general.watch_interval_ms);
-        if interval.is_zero() {
-            return;
-        }
         let mut pending: Option<u64> = None;
         loop {
-            tokio::time::sleep(interval).await;
+            // The interval of the loaded configuration: a reload may change it.
+            let ms = self.applied.lock().await.config.general.watch_interval_ms;
+            if ms == 0 {
+                pending = None;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            tokio::time::sleep(Duration::from_millis(ms)).await;
             let files = watched_files(&self.applied.lock().await.config);
             let now = tokio::task::spawn_blocking(move || signature(&files))
                 .await

@@ -169,9 +169,7 @@ impl SensorOutput for Output {
     fn stats(&mut self, stats: &Stats) {
         for (stat, value) in stats.iter() {
             let delta = value.saturating_sub(self.last.get(stat));
-            if delta > 0 || stat == Stat::Packets {
-                self.counters.add(stat.name(), delta);
-            }
+            self.counters.add(stat.name(), delta);
         }
         self.last = stats.clone();
     }
@@ -180,6 +178,21 @@ impl SensorOutput for Output {
 impl Module for Xdp {
     fn name(&self) -> &'static str {
         "xdp"
+    }
+
+    fn counters(&self) -> &'static [&'static str] {
+        static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        NAMES.get_or_init(|| {
+            let mut names: Vec<&'static str> = Stat::ALL.iter().map(|s| s.name()).collect();
+            names.extend([
+                "events_sent",
+                "alerts_raised",
+                "auto_blocks",
+                "attach_mode_native",
+                "attach_mode_generic",
+            ]);
+            names
+        })
     }
 
     fn run(self: Arc<Self>, mut ctx: ModuleContext) -> ModuleFuture {
