@@ -132,6 +132,31 @@ impl Module for ContainerGuardModule {
         MODULE
     }
 
+    fn counters(&self) -> &'static [&'static str] {
+        &[
+            "alerts",
+            "unattributed",
+            "ambiguous",
+            "no_policy",
+            "protected",
+            "cooldown",
+            "breaker_open",
+            "dry_run",
+            "awaiting_approval",
+            "queued",
+            "queue_full",
+            "actions_done",
+            "actions_failed",
+            "action_retries",
+            "released",
+            "records_written",
+            "records_dropped",
+            "record_write_errors",
+            "inventory_resyncs",
+            "log_lines",
+        ]
+    }
+
     fn run(self: Arc<Self>, ctx: ModuleContext) -> ModuleFuture {
         Box::pin(async move {
             let mut rx = self.alerts.lock().await;

@@ -6,9 +6,11 @@
 //! compiled and checked beforehand, which takes over between two batches of events (the
 //! correlation state of the old engine is dropped with it).
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use ironpost_core::bus::BusReceiver;
 use ironpost_core::config::modules::SigmaConfig;
@@ -203,6 +205,18 @@ fn fleet_id(host: &str, mut alert: Alert) -> Alert {
     alert
 }
 
+/// Acknowledges the events whose alerts the store has committed.
+fn release(rx: &BusReceiver<Event>, ctx: &ModuleContext, pending: &mut VecDeque<(u64, u64)>) {
+    let stored = ctx.alerts.acked();
+    while let Some(&(events, alerts)) = pending.front() {
+        if alerts > stored {
+            break;
+        }
+        rx.ack(events);
+        pending.pop_front();
+    }
+}
+
 /// Monotonic counters fed from the engine's cumulative stats.
 struct Metrics {
     events: Arc<AtomicU64>,
@@ -273,6 +287,13 @@ impl Module for Detection {
                 last: EngineStats::default(),
             };
             let mut rx = self.rx.lock().await;
+            // An event is done once its alerts are stored: the file sources checkpoint only
+            // what is done, so a crash never skips a line (docs/architecture.md, "Restarts
+            // and kill -9").
+            rx.manual_ack();
+            let mut pending: VecDeque<(u64, u64)> = VecDeque::new();
+            let mut settle = tokio::time::interval(Duration::from_millis(20));
+            settle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut updates = self.updates.lock().await;
             let mut batch = Vec::with_capacity(BATCH);
             let mut out: Vec<Alert> = Vec::new();
@@ -286,6 +307,7 @@ impl Module for Detection {
                             engine.process(&event, &mut |a| out.push(a.alert));
                         }
                         metrics.update(engine.stats());
+                        let raised = !out.is_empty();
                         for alert in out.drain(..) {
                             let alert = fleet_id(&ctx.host, alert);
                             // Waiting here pushes back on the event bus, which counts its drops.
@@ -293,7 +315,14 @@ impl Module for Detection {
                                 return Ok(());
                             }
                         }
+                        if raised || !pending.is_empty() {
+                            pending.push_back((rx.received(), ctx.alerts.sent()));
+                        } else {
+                            rx.ack(rx.received());
+                        }
+                        release(&rx, &ctx, &mut pending);
                     }
+                    _ = settle.tick(), if !pending.is_empty() => release(&rx, &ctx, &mut pending),
                     Some(update) = updates.recv() => {
                         engine = update.engine;
                         metrics.last = EngineStats::default();

@@ -107,9 +107,22 @@ impl Module for StoreWriter {
         "store_writer"
     }
 
+    fn counters(&self) -> &'static [&'static str] {
+        &[
+            "alerts_written",
+            "alerts_duplicate",
+            "write_errors",
+            "alerts_lost",
+            "alerts_forward_dropped",
+        ]
+    }
+
     fn run(self: Arc<Self>, ctx: ModuleContext) -> ModuleFuture {
         Box::pin(async move {
             let mut rx = self.rx.lock().await;
+            // An alert is done once committed (or given up and counted): senders waiting for
+            // it (detection, and through it a file source's checkpoint) see that.
+            rx.manual_ack();
             for name in [
                 "alerts_written",
                 "alerts_duplicate",
@@ -129,6 +142,7 @@ impl Module for StoreWriter {
                         }
                         self.forward(&buf, &ctx);
                         write(&self.store, buf, &ctx, false).await;
+                        rx.ack(rx.received());
                     }
                     _ = shutdown.wait() => break,
                 }
@@ -146,6 +160,7 @@ impl Module for StoreWriter {
                     return Ok(());
                 }
                 write(&self.store, buf, &ctx, true).await;
+                rx.ack(rx.received());
             }
         })
     }

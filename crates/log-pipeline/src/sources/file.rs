@@ -6,10 +6,12 @@
 //! read for a few seconds after it last grew (writers keep writing to it until they reopen
 //! their log); a rotated file that the globs also match goes on being read under its new
 //! name, never twice. When the file is shorter than the offset (copytruncate), reading
-//! restarts at 0. A checkpoint (device, inode, offset
-//! after the last complete line) is saved after the lines before it are on the event bus, so a
-//! restart resumes there, even after `kill -9`; a checkpoint whose inode is gone is looked for
-//! at `<path>.1`, where logrotate leaves the previous file, and finished there first.
+//! restarts at 0. A checkpoint (device, inode, offset after the last complete line) is saved
+//! once the reader of the event bus has acknowledged the records of the lines before it (the
+//! daemon's detection does so when their alerts are stored; see `ironpost_core::bus`), so a
+//! restart resumes there, even after `kill -9`, and never skips a line whose consequences were
+//! not kept; a checkpoint whose inode is gone is looked for at `<path>.1`, where logrotate
+//! leaves the previous file, and finished there first.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -140,6 +142,8 @@ struct Tailed {
     /// Offset after the last complete line (what a checkpoint may record).
     committed: u64,
     saved: Option<u64>,
+    /// Offsets waiting for the bus position of their last record to be acknowledged.
+    pending: std::collections::VecDeque<(u64, u64)>,
     partial: Vec<u8>,
     skipping: bool,
     /// Read buffer, kept between polls.
@@ -148,6 +152,9 @@ struct Tailed {
 }
 
 const CHUNK: usize = 256 * 1024;
+
+/// How long a stopping source waits for the records it read to be acknowledged.
+const ACK_WAIT: Duration = Duration::from_secs(3);
 
 /// How long a rotated-away file is still read after it last grew.
 const ROTATION_GRACE: Duration = Duration::from_secs(5);
@@ -181,6 +188,7 @@ impl FileSource {
             offset,
             committed: offset,
             saved: None,
+            pending: std::collections::VecDeque::new(),
             partial: Vec::new(),
             skipping: false,
             buf: Vec::new(),
@@ -282,7 +290,8 @@ impl FileSource {
                 if !deliver(&out, &self.stats, &mut recs).await {
                     return Ok(());
                 }
-                self.save(t);
+                self.note(t, out.sent());
+                self.save_done(t, out.acked());
             }
             if shutdown.is_fired() {
                 break;
@@ -301,8 +310,16 @@ impl FileSource {
             t.proc.flush(&mut |r| recs.push(r));
         }
         deliver(&out, &self.stats, &mut recs).await;
+        // The stages after this one still run: wait a little for them to finish with what was
+        // read, then keep the checkpoints of what they finished.
+        let mark = out.sent();
+        let deadline = Instant::now() + ACK_WAIT;
+        while out.acked() < mark && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         for t in files.values_mut() {
-            self.save(t);
+            self.note(t, mark);
+            self.save_done(t, out.acked());
         }
         Ok(())
     }
@@ -507,19 +524,48 @@ impl FileSource {
         n == CHUNK
     }
 
+    /// Records that the lines before `t.committed` are on the bus up to position `mark`.
+    fn note(&self, t: &mut Tailed, mark: u64) {
+        let last = t.pending.back().map(|&(_, c)| c).or(t.saved);
+        if last != Some(t.committed) {
+            t.pending.push_back((mark, t.committed));
+        }
+    }
+
+    /// Saves the checkpoint after the last lines whose records are acknowledged.
+    fn save_done(&self, t: &mut Tailed, acked: u64) {
+        let mut done = None;
+        while let Some(&(mark, committed)) = t.pending.front() {
+            if mark > acked {
+                break;
+            }
+            done = Some(committed);
+            t.pending.pop_front();
+        }
+        if let Some(offset) = done {
+            self.save_at(t, offset);
+        }
+    }
+
     fn save(&self, t: &mut Tailed) {
-        if t.saved == Some(t.committed) || t.key.is_empty() {
+        let offset = t.committed;
+        t.pending.clear();
+        self.save_at(t, offset);
+    }
+
+    fn save_at(&self, t: &mut Tailed, offset: u64) {
+        if t.saved == Some(offset) || t.key.is_empty() {
             return;
         }
         let cp = SourceCheckpoint {
             source: t.key.clone(),
             device: t.dev,
             inode: t.ino,
-            offset: t.committed,
+            offset,
             updated_at: Utc::now(),
         };
         match self.checkpoints.save(&cp) {
-            Ok(()) => t.saved = Some(t.committed),
+            Ok(()) => t.saved = Some(offset),
             Err(e) => {
                 inc(&self.stats.checkpoint_errors);
                 tracing::warn!(source = %self.opts.name, error = %e, "cannot save checkpoint");
