@@ -433,6 +433,12 @@ impl Reloader {
     pub async fn reload(&self, trigger: Trigger) -> Result<ReloadOutcome, String> {
         let mut applied = self.applied.lock().await;
         tracing::info!(trigger = trigger.as_str(), "reloading");
+        // Taken before anything is read: a file changed while this reload reads it is seen by
+        // the watcher's next look.
+        let files = watched_files(&applied.config);
+        let seen = tokio::task::spawn_blocking(move || signature(&files))
+            .await
+            .unwrap_or_default();
         let (arg, rules, policies, refused, host) = (
             self.config_arg.clone(),
             applied.rules,
@@ -452,10 +458,7 @@ impl Reloader {
         let checked = match checked {
             Ok(c) => c,
             Err(error) => {
-                self.watched.store(
-                    signature(&watched_files(&applied.config)),
-                    Ordering::Relaxed,
-                );
+                self.watched.store(seen, Ordering::Relaxed);
                 let status = &self.state.reload;
                 status.failed.fetch_add(1, Ordering::Relaxed);
                 status.lock().last_error = Some(ReloadFailure {
@@ -467,11 +470,18 @@ impl Reloader {
                 return Err(error);
             }
         };
+        let before = watched_files(&applied.config);
         let outcome = self.apply(&mut applied, checked).await;
-        self.watched.store(
-            signature(&watched_files(&applied.config)),
-            Ordering::Relaxed,
-        );
+        let after = watched_files(&applied.config);
+        // Other files are watched now: start from what they are.
+        let seen = if after == before {
+            seen
+        } else {
+            tokio::task::spawn_blocking(move || signature(&after))
+                .await
+                .unwrap_or_default()
+        };
+        self.watched.store(seen, Ordering::Relaxed);
         Ok(outcome)
     }
 
