@@ -310,9 +310,16 @@ impl Module for Detection {
                         let raised = !out.is_empty();
                         for alert in out.drain(..) {
                             let alert = fleet_id(&ctx.host, alert);
-                            // Waiting here pushes back on the event bus, which counts its drops.
-                            if ctx.alerts.send(alert).await.is_err() {
-                                return Ok(());
+                            // Waiting here pushes back on the event bus, which counts its drops;
+                            // once stopping, a full alert bus drops (and counts) instead.
+                            let mut stop = ctx.shutdown.clone();
+                            tokio::select! {
+                                r = ctx.alerts.send(alert.clone()) => if r.is_err() {
+                                    return Ok(());
+                                },
+                                _ = stop.wait() => {
+                                    let _ = ctx.alerts.try_send(alert);
+                                }
                             }
                         }
                         if raised || !pending.is_empty() {

@@ -41,12 +41,13 @@ impl Module for Selftest {
                 {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
-                if ctx
-                    .alerts
-                    .send(synthetic_alert(&ctx.host, n))
-                    .await
-                    .is_err()
-                {
+                // A full alert bus makes this wait; stopping must not wait behind it.
+                let mut stop = ctx.shutdown.clone();
+                let sent = tokio::select! {
+                    r = ctx.alerts.send(synthetic_alert(&ctx.host, n)) => r.is_ok(),
+                    _ = stop.wait() => return Ok(()),
+                };
+                if !sent {
                     break;
                 }
                 ctx.counters.add("alerts_emitted", 1);

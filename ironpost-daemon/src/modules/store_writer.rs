@@ -55,15 +55,28 @@ impl StoreWriter {
     }
 }
 
-/// Writes `batch`, retrying until it is written or `give_up` says stop; returns the count stored.
+/// How a batch is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attempts {
+    /// Retry with backoff until written; once the daemon stops, retry for about 2 s more.
+    UntilStopped,
+    /// Stopping: retry for about 2 s, then give up and count the batch lost.
+    Bounded,
+    /// Stopping, and the store already failed a batch: one attempt, then count it lost.
+    Once,
+}
+
+/// Writes `batch`, retrying as `attempts` says; true when it was stored, false when it was
+/// given up (and counted in `alerts_lost`).
 async fn write(
     store: &Arc<dyn Store>,
     batch: Vec<Alert>,
     ctx: &ModuleContext,
-    stopping: bool,
+    mut attempts: Attempts,
 ) -> bool {
     let errors = ctx.counters.counter("write_errors");
     let mut delay = Duration::from_millis(100);
+    let mut shutdown = ctx.shutdown.clone();
     let batch = Arc::new(batch);
     loop {
         let store = store.clone();
@@ -89,7 +102,12 @@ async fn write(
                     .degraded(format!("store writer task failed: {e}"));
             }
         }
-        if stopping && delay > Duration::from_secs(2) {
+        let give_up = match attempts {
+            Attempts::UntilStopped => false,
+            Attempts::Bounded => delay > Duration::from_secs(1),
+            Attempts::Once => true,
+        };
+        if give_up {
             ctx.counters.add("alerts_lost", batch.len() as u64);
             tracing::error!(
                 lost = batch.len(),
@@ -97,7 +115,16 @@ async fn write(
             );
             return false;
         }
-        tokio::time::sleep(delay).await;
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            // Stopping while the store fails: the retries become bounded, so that the queued
+            // alerts are still written or counted lost before the shutdown deadline.
+            _ = shutdown.wait(), if attempts == Attempts::UntilStopped => {
+                attempts = Attempts::Bounded;
+                delay = Duration::from_millis(100);
+                continue;
+            }
+        }
         delay = (delay * 2).min(Duration::from_secs(10));
     }
 }
@@ -141,13 +168,14 @@ impl Module for StoreWriter {
                             return Ok(());
                         }
                         self.forward(&buf, &ctx);
-                        write(&self.store, buf, &ctx, false).await;
+                        write(&self.store, buf, &ctx, Attempts::UntilStopped).await;
                         rx.ack(rx.received());
                     }
                     _ = shutdown.wait() => break,
                 }
             }
             rx.close();
+            let mut attempts = Attempts::Bounded;
             loop {
                 let mut buf = Vec::with_capacity(self.batch);
                 while buf.len() < self.batch {
@@ -159,7 +187,10 @@ impl Module for StoreWriter {
                 if buf.is_empty() {
                     return Ok(());
                 }
-                write(&self.store, buf, &ctx, true).await;
+                if !write(&self.store, buf, &ctx, attempts).await {
+                    // The store failed a whole bounded retry: one attempt for each batch left.
+                    attempts = Attempts::Once;
+                }
                 rx.ack(rx.received());
             }
         })
