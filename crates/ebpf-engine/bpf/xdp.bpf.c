@@ -4,8 +4,9 @@
  *
  * Parses Ethernet (with up to MAX_VLAN_TAGS 802.1Q/802.1ad tags), IPv4 (with options; ports only
  * from a first fragment), IPv6 (up to MAX_IPV6_EXT_HEADERS extension headers), TCP, UDP, ICMP and
- * ICMPv6; applies the allowlist, then the blocklist (exact addresses in hash maps, prefixes in LPM
- * tries); keeps per-source SYN and distinct-port state in an LRU hash; and reports to userspace
+ * ICMPv6; applies the blocklist (exact addresses in hash maps, prefixes in LPM tries) unless the
+ * allowlist covers the source, which is looked up only when a block entry or the SYN detector
+ * would act on the packet (most packets never pay for it); keeps per-source SYN and distinct-port state in an LRU hash; and reports to userspace
  * through a ring buffer only when something changes: a threshold crossed in a window, or the
  * first hit of a block entry per cooldown. Malformed packets are counted and passed: the sensor
  * never drops what it cannot parse, but a truncated L4 header does not escape the blocklist.
@@ -315,14 +316,17 @@ static __always_inline struct ip_rule *blocked(const struct packet *pkt, const s
 	return 0;
 }
 
-/* Updates the SYN and distinct-port state of the packet's source. */
+/* True when the detector counts this packet: a TCP SYN (without ACK) while detection is on. */
+static __always_inline int detector_wants(const struct packet *pkt, const struct xdp_config *cfg)
+{
+	return cfg && cfg->window_ns != 0 && pkt->l4_proto == IPPROTO_TCP && pkt->has_ports &&
+	       (pkt->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
+}
+
+/* Updates the SYN and distinct-port state of the packet's source (see detector_wants). */
 static __always_inline void detect(const struct packet *pkt, const struct xdp_config *cfg)
 {
-	if (!cfg || cfg->window_ns == 0)
-		return;
-	if (pkt->l4_proto != IPPROTO_TCP || !pkt->has_ports)
-		return;
-	if ((pkt->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN)
+	if (!cfg)
 		return;
 
 	__u64 now = clock_now(cfg);
@@ -520,15 +524,16 @@ int ironpost_xdp(struct xdp_md *ctx)
 
 	__u32 zero = 0;
 	struct xdp_config *cfg = bpf_map_lookup_elem(&config, &zero);
-	if (allowed(&pkt, cfg)) {
-		stat_add(STAT_ALLOW_HITS, 1);
-		goto pass;
-	}
 
 	__u8 prefix_len = 0;
 	int exact = 0;
 	struct ip_rule *rule = blocked(&pkt, cfg, &prefix_len, &exact);
 	if (rule) {
+		/* The allowlist wins over any block entry. */
+		if (allowed(&pkt, cfg)) {
+			stat_add(STAT_ALLOW_HITS, 1);
+			goto pass;
+		}
 		/*
 		 * A plain add: a locked one costs tens of nanoseconds a packet on this path, and
 		 * in an LPM trie the u64 may straddle a cache line (a split lock, ~1 us). CPUs
@@ -550,7 +555,14 @@ int ironpost_xdp(struct xdp_md *ctx)
 		stat_add(STAT_MONITOR_HITS, 1);
 	}
 
-	detect(&pkt, cfg);
+	if (detector_wants(&pkt, cfg)) {
+		/* Allowed sources never feed the detector. */
+		if (allowed(&pkt, cfg)) {
+			stat_add(STAT_ALLOW_HITS, 1);
+			goto pass;
+		}
+		detect(&pkt, cfg);
+	}
 
 pass:
 	stat_add(STAT_PASS, 1);
