@@ -5,6 +5,13 @@
 //! each `-` opens a nested list. Trailing "null" items (`0`, `""`, `final`, `ga`, `release`)
 //! are dropped. Qualifiers order `alpha` < `beta` < `milestone` < `rc` = `cr` < `snapshot` <
 //! `""` = `ga` = `final` < `sp` < other strings (lexically); numbers sort above qualifiers.
+//!
+//! Maven compares an item with a missing one (the shorter version's padding) by value, but two
+//! present items of different kinds by kind alone, and the two rules disagree: `1.0-alpha` <
+//! `1` < `1.sp`, yet `1.0-alpha` > `1.sp` (the number `0` above the word `sp`). A sort over
+//! such a cycle panics. Here two items that fall on different sides of "missing" (below it,
+//! equal to it, above it) compare by that side; kinds decide only between items on the same
+//! side, so the order is total. A list compares with "missing" by all its items (MNG-6964).
 
 use std::cmp::Ordering;
 
@@ -125,15 +132,22 @@ fn cmp_item(a: Option<&Item>, b: Option<&Item>) -> Ordering {
         (None, None) => Ordering::Equal,
         (Some(x), None) => cmp_null(x),
         (None, Some(y)) => cmp_null(y).reverse(),
-        (Some(x), Some(y)) => match (x, y) {
-            (Item::Int(m), Item::Int(n)) => m.cmp(n),
-            (Item::Int(_), _) => Ordering::Greater,
-            (_, Item::Int(_)) => Ordering::Less,
-            (Item::Str(s), Item::Str(t)) => qualifier_key(s).cmp(&qualifier_key(t)),
-            (Item::Str(_), Item::List(_)) => Ordering::Less,
-            (Item::List(_), Item::Str(_)) => Ordering::Greater,
-            (Item::List(l), Item::List(r)) => cmp_lists(l, r),
-        },
+        (Some(x), Some(y)) => {
+            // The side of "missing" first (see the module comment), then Maven's kind rules.
+            let (sx, sy) = (cmp_null(x), cmp_null(y));
+            if sx != sy || sx == Ordering::Equal {
+                return sx.cmp(&sy);
+            }
+            match (x, y) {
+                (Item::Int(m), Item::Int(n)) => m.cmp(n),
+                (Item::Int(_), _) => Ordering::Greater,
+                (_, Item::Int(_)) => Ordering::Less,
+                (Item::Str(s), Item::Str(t)) => qualifier_key(s).cmp(&qualifier_key(t)),
+                (Item::Str(_), Item::List(_)) => Ordering::Less,
+                (Item::List(_), Item::Str(_)) => Ordering::Greater,
+                (Item::List(l), Item::List(r)) => cmp_lists(l, r),
+            }
+        }
     }
 }
 
@@ -142,7 +156,7 @@ fn cmp_null(x: &Item) -> Ordering {
     match x {
         Item::Int(n) => n.cmp(&0),
         Item::Str(s) => qualifier_key(s).cmp(&qualifier_key("")),
-        Item::List(l) => l.first().map_or(Ordering::Equal, cmp_null),
+        Item::List(l) => cmp_lists(l, &[]),
     }
 }
 
@@ -192,5 +206,17 @@ mod tests {
         assert_increasing(compare, &["1-foo", "1-1", "1.1"]);
         assert_eq!(compare("1.0.0.RELEASE", "1.0.0"), Ordering::Equal);
         assert_eq!(compare("2.12.1", "2.9.10.8"), Ordering::Greater);
+    }
+
+    /// Found by the `version_order` fuzz target: number-above-word and word-above-missing made
+    /// a cycle, and a range of a few dozen such events made `sort_by` panic on import.
+    #[test]
+    fn mixed_kinds_still_order_totally() {
+        assert_increasing(compare, &["1.0-alpha", "1", "1.sp"]);
+        assert_increasing(compare, &["-a1", "", "`"]);
+        // A list is compared with padding by all its items, not only its first.
+        assert_increasing(compare, &["1", "1-0-1", "1-0-2"]);
+        assert_eq!(compare("1.0.0.Alpha1", "1"), Ordering::Less);
+        assert_eq!(compare("1.0.0.Final", "1.0"), Ordering::Equal);
     }
 }

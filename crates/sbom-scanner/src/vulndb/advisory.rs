@@ -50,10 +50,12 @@ pub struct Affected {
 
 fn sort_key_cmp(eco: Ecosystem, a: &Event, b: &Event) -> Ordering {
     // `introduced: 0` precedes every version, whatever the ecosystem's ordering says about "0".
-    match (a, b) {
-        (Event::Introduced(x), _) if x == "0" => Ordering::Less,
-        (_, Event::Introduced(y)) if y == "0" => Ordering::Greater,
-        _ => versions::compare(eco, a.version(), b.version()),
+    let zero = |e: &Event| matches!(e, Event::Introduced(v) if v == "0");
+    match (zero(a), zero(b)) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        (false, false) => versions::compare(eco, a.version(), b.version()),
     }
 }
 
@@ -180,6 +182,29 @@ mod tests {
             assert_eq!(a.matches(v), want, "{v}");
         }
         assert_eq!(a.fixed().collect::<Vec<_>>(), vec!["1.2.0", "2.0.3"]);
+    }
+
+    /// A Maven range of a few dozen events mixing `1.0-alpha`, `1` and `1.sp` made `compile`
+    /// panic (`sort_by`: "does not correctly implement a total order"), as importing such a
+    /// record would; the ordering's cycle was found by the `version_order` fuzz target.
+    #[test]
+    fn long_maven_ranges_with_mixed_kinds_sort() {
+        let events = "F:2 F:1.jre F:1.0-beta F:1.0-alpha F:1 I:1.0-beta F:2 I:1.sp I:2 F:1.jre \
+                      I:1.0-alpha F:2 F:1.0-alpha I:1.sp F:1.jre F:1.0-beta F:1.0-beta F:1.0-beta \
+                      F:2 I:1.jre F:1 F:1 I:1.0-beta I:1 I:1.0-alpha I:1 I:1.0-beta F:1.0-beta I:1";
+        let events: Vec<Event> = events
+            .split_whitespace()
+            .map(|e| match e.split_once(':') {
+                Some(("I", v)) => Event::Introduced(v.into()),
+                Some((_, v)) => Event::Fixed(v.into()),
+                None => unreachable!(),
+            })
+            .collect();
+        let a = affected(Ecosystem::Maven, vec![events], vec![]);
+        for w in a.ranges[0].windows(2) {
+            let o = crate::versions::compare(Ecosystem::Maven, w[0].version(), w[1].version());
+            assert_ne!(o, Ordering::Greater, "{w:?}");
+        }
     }
 
     #[test]

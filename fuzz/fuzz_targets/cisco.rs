@@ -1,0 +1,15 @@
+//! Cisco ASA and IOS messages (`%ASA-6-302013: ...`), bare or inside syslog, through their own
+//! parser, then normalization: never a panic, and the record names its format.
+#![no_main]
+
+use ironpost_fuzz::{check_record, parse_options, text};
+use ironpost_log_pipeline::{Format, parse_line_with};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let line = text(data);
+    if let Ok(rec) = parse_line_with(&line, Format::Cisco, "fuzz", &parse_options(data)) {
+        check_record(&rec);
+        assert_eq!(rec.format, Format::Cisco.name());
+    }
+});
