@@ -85,6 +85,28 @@ fn a_long_argument_vector_is_cut_and_flagged() {
     assert_eq!(e.argv, vec!["/bin/true".to_owned(), kept]);
 }
 
+#[test]
+fn the_argument_bound_is_configurable() {
+    if attach().is_none() {
+        return;
+    }
+    let mut t = ExecTracer::attach_with(&KernelFilters {
+        max_args_bytes: 16,
+        ..KernelFilters::default()
+    })
+    .expect("attaching with a 16-byte argument bound");
+    let mut child = Command::new("/bin/true")
+        .arg("ironpost-bound-test")
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    let e = exec_of(&mut t, pid);
+    assert!(e.argv_truncated);
+    // 16 bytes: "/bin/true", its NUL, then 6 bytes of the argument.
+    assert_eq!(e.argv, vec!["/bin/true".to_owned(), "ironpo".to_owned()]);
+}
+
 /// Waits (10 s at most) for an exec matching `pred`.
 fn exec_where(t: &mut ExecTracer, pred: impl Fn(&Exec) -> bool) -> Exec {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -184,6 +206,7 @@ fn kernel_filters_drop_excluded_paths_and_uids_before_userspace() {
     let mut t = ExecTracer::attach_with(&KernelFilters {
         uids: vec![65534],
         path_prefixes: vec!["/bin/tr".into()],
+        ..KernelFilters::default()
     })
     .expect("attaching with filters");
     use std::os::unix::process::CommandExt;

@@ -415,7 +415,7 @@ impl Default for XdpConfig {
 }
 
 /// `[exec]`: the exec tracer (every exec on the host as a `process_creation` event).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ExecConfig {
     /// Run the module.
@@ -426,6 +426,24 @@ pub struct ExecConfig {
     pub exclude_uids: Vec<u32>,
     /// Execs inside these containers (full or 12-character ids) are not reported.
     pub exclude_containers: Vec<String>,
+    /// Bytes of the argument vector kept per exec (1 to 1024); a longer one is cut and the
+    /// event flagged.
+    pub max_args_bytes: usize,
+}
+
+/// The most argument bytes an exec record holds.
+pub const EXEC_MAX_ARGS_BYTES: usize = 1024;
+
+impl Default for ExecConfig {
+    fn default() -> Self {
+        ExecConfig {
+            enabled: false,
+            exclude_path_prefixes: Vec::new(),
+            exclude_uids: Vec::new(),
+            exclude_containers: Vec::new(),
+            max_args_bytes: EXEC_MAX_ARGS_BYTES,
+        }
+    }
 }
 
 /// Checks `text` is `ADDR` or `ADDR/LEN` with no bits set beyond the prefix.
@@ -518,6 +536,17 @@ mod xdp_tests {
         assert_eq!(e.key(), Some("xdp.monitorlist[0]"));
         let e = load("[xdp]\nenabled = true\n").unwrap_err();
         assert_eq!(e.key(), Some("xdp.interface"));
+        assert_eq!(
+            load("[exec]\nmax_args_bytes = 64\n")
+                .unwrap()
+                .exec
+                .max_args_bytes,
+            64
+        );
+        for bad in ["0", "1025"] {
+            let e = load(&format!("[exec]\nmax_args_bytes = {bad}\n")).unwrap_err();
+            assert_eq!(e.key(), Some("exec.max_args_bytes"));
+        }
         assert!(load("[xdp]\nattach_mode = \"fast\"\n").is_err());
     }
 }
@@ -526,6 +555,14 @@ mod xdp_tests {
 pub(super) fn check(config: &Config, path: &Path) -> Result<(), ConfigError> {
     check_log_pipeline(config, path)?;
     check_xdp(config, path)?;
+    let n = config.exec.max_args_bytes;
+    if n == 0 || n > EXEC_MAX_ARGS_BYTES {
+        return Err(ConfigError::Invalid {
+            path: path.to_owned(),
+            key: "exec.max_args_bytes".into(),
+            message: format!("must be 1..={EXEC_MAX_ARGS_BYTES}, not {n}"),
+        });
+    }
     Ok(())
 }
 
