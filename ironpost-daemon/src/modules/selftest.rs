@@ -41,11 +41,19 @@ impl Module for Selftest {
                 {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
-                // A full alert bus makes this wait; stopping must not wait behind it.
+                // A full alert bus makes this wait. Stopping, the writers still drain it, so
+                // the stream goes on; but a bus that took nothing for a second (a store that
+                // cannot write) must not hold the shutdown up.
+                let alert = synthetic_alert(&ctx.host, n);
                 let mut stop = ctx.shutdown.clone();
                 let sent = tokio::select! {
-                    r = ctx.alerts.send(synthetic_alert(&ctx.host, n)) => r.is_ok(),
-                    _ = stop.wait() => return Ok(()),
+                    r = ctx.alerts.send(alert.clone()) => r.is_ok(),
+                    _ = stop.wait() => {
+                        match tokio::time::timeout(Duration::from_secs(1), ctx.alerts.send(alert)).await {
+                            Ok(r) => r.is_ok(),
+                            Err(_) => return Ok(()),
+                        }
+                    }
                 };
                 if !sent {
                     break;
