@@ -12,8 +12,15 @@
 //! parses the header, then runs [`normalize::normalize`] so that an sshd, sudo or PAM line
 //! comes out with the field names documented in [`normalize`]. Sources call the same function,
 //! so what `ironpost logs parse` prints is what detection sees.
+//!
+//! RFC 3164 lines (the /var/log files, the bulk of what a host writes) take a borrowed path:
+//! [`parsers::rfc3164::parse_view`] parses the header and runs the same normalization
+//! extractors into a [`fields::FieldBuf`] with every text borrowed from the line and nothing
+//! allocated, and the [`LogRecord`] is copied out of that view once, at the end. The other
+//! formats build their record as they parse and normalize it afterwards.
 
 pub mod checkpoint;
+pub mod fields;
 pub mod normalize;
 pub mod parsers;
 pub mod sources;
@@ -222,10 +229,23 @@ pub fn parse_line_with(
         now,
         tz: opts.timezone,
     };
+    let format = match format {
+        Format::Auto => match parsers::detect(line)? {
+            parsers::Detected::Format(f) => f,
+            parsers::Detected::Bsd(t, used) => {
+                return parsers::rfc3164::parse_record(line, &ctx, opts.normalize, Some((t, used)));
+            }
+        },
+        f => f,
+    };
     let mut rec = match format {
-        Format::Auto => parsers::parse_auto(line, &ctx)?,
+        // Parsed and normalized borrowed from the line, then copied once into the record.
+        Format::Rfc3164 => {
+            return parsers::rfc3164::parse_record(line, &ctx, opts.normalize, None);
+        }
+        // `detect` never answers `Auto`.
+        Format::Auto => return Err(ParseError::Unrecognized),
         Format::Rfc5424 => parsers::rfc5424::parse(line, &ctx)?,
-        Format::Rfc3164 => parsers::rfc3164::parse(line, &ctx)?,
         Format::Json => parsers::json::parse(line, &ctx)?,
         Format::Auditd => parsers::auditd::parse(line, &ctx)?,
         Format::Cisco => parsers::cisco::parse(line, &ctx)?,

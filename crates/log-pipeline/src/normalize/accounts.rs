@@ -1,15 +1,11 @@
 //! Account management tools: useradd, usermod, userdel, groupadd, groupmod, groupdel, passwd.
 
-use ironpost_core::event::LogRecord;
+use crate::fields::{FieldSink, Name};
+
+use super::{find, split, split_once};
 
 /// Adds `action`, `user`, `group`, `uid`, `gid`, `home`, `shell`.
-pub(super) fn extract(rec: &mut LogRecord) {
-    let msg = std::mem::take(&mut rec.message);
-    read(&msg, rec);
-    rec.message = msg;
-}
-
-fn read(m: &str, rec: &mut LogRecord) {
+pub(super) fn read<'a>(m: &'a str, out: &mut impl FieldSink<'a>) {
     let action = if m.starts_with("new user:") {
         "user_added"
     } else if m.starts_with("new group:") || m.starts_with("group added to") {
@@ -23,7 +19,7 @@ fn read(m: &str, rec: &mut LogRecord) {
         "group_deleted"
     } else if m.starts_with("add '")
         || m.starts_with("add member")
-        || m.starts_with("user ") && m.contains(" added by ")
+        || m.starts_with("user ") && find(m, " added by ").is_some()
     {
         "group_member_added"
     } else if m.starts_with("delete '") || m.starts_with("removed '") {
@@ -43,42 +39,43 @@ fn read(m: &str, rec: &mut LogRecord) {
         ""
     };
     if !action.is_empty() {
-        rec.fields.insert("action", action);
+        out.put(Name::Action, action);
     }
     // `name=bob, UID=1001, GID=1001, home=/home/bob, shell=/bin/bash`
-    if let Some((_, pairs)) = m.split_once(": ") {
-        for part in pairs.split(", ") {
+    if let Some((_, pairs)) = split_once(m, ": ") {
+        for part in split(pairs, ", ") {
             let Some((k, v)) = part.split_once('=') else {
                 continue;
             };
             match k {
-                "name" if action.starts_with("group") => rec.fields.insert("group", v),
-                "name" => rec.fields.insert("user", v),
-                "UID" => rec.fields.insert("uid", v),
-                "GID" => rec.fields.insert("gid", v),
-                "home" => rec.fields.insert("home", v),
-                "shell" => rec.fields.insert("shell", v),
+                "name" if action.starts_with("group") => out.put(Name::Group, v),
+                "name" => out.put(Name::User, v),
+                "UID" => out.put(Name::Uid, v),
+                "GID" => out.put(Name::Gid, v),
+                "home" => out.put(Name::Home, v),
+                "shell" => out.put(Name::Shell, v),
                 _ => {}
             }
         }
     }
     // `add 'bob' to group 'sudo'`, `delete user 'bob'`, `removed group 'bob' owned by 'bob'`.
-    let quoted: Vec<&str> = m.split('\'').skip(1).step_by(2).collect();
-    match (action, quoted.as_slice()) {
-        ("group_member_added" | "group_member_removed", [user, group, ..]) => {
-            rec.fields.insert("user", *user);
-            rec.fields.insert("group", *group);
+    let mut quoted = m.split('\'').skip(1).step_by(2);
+    let (first, second) = (quoted.next(), quoted.next());
+    match (action, first, second) {
+        ("group_member_added" | "group_member_removed", Some(user), Some(group)) => {
+            out.put(Name::User, user);
+            out.put(Name::Group, group);
         }
-        ("group_deleted", [group, ..]) => rec.fields.insert("group", *group),
-        ("user_deleted" | "user_modified" | "password_changed", [user, ..]) => {
-            rec.fields.insert("user", *user)
+        ("group_deleted", Some(group), _) => out.put(Name::Group, group),
+        ("user_deleted" | "user_modified" | "password_changed", Some(user), _) => {
+            out.put(Name::User, user)
         }
         _ => {}
     }
     if action == "password_changed"
         && let Some(u) = m.strip_prefix("password changed for ")
     {
-        rec.fields.insert("user", u.trim());
+        out.put(Name::User, u.trim());
     }
 }
 

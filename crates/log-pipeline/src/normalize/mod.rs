@@ -78,6 +78,8 @@ mod web;
 
 use ironpost_core::event::LogRecord;
 
+use crate::fields::{FieldSink, Name, RecordSink};
+
 /// Adds the documented fields of the record's service to `rec.fields`.
 pub fn normalize(rec: &mut LogRecord) {
     if rec.format == "json" {
@@ -86,52 +88,141 @@ pub fn normalize(rec: &mut LogRecord) {
     let Some(service) = rec.service.as_deref() else {
         return;
     };
-    if rec.message.starts_with("pam_") {
-        pam::extract(rec);
+    let mut out = RecordSink {
+        fields: &mut rec.fields,
+        timestamp: &mut rec.timestamp,
+    };
+    extract(service, &rec.message, &mut out);
+}
+
+/// The service dispatch: one match on the service name picks the one extractor that reads
+/// the message (PAM messages, which any service writes, are told by their `pam_` prefix).
+/// Lines of other services are not scanned at all.
+pub(crate) fn extract<'a>(service: &str, message: &'a str, out: &mut impl FieldSink<'a>) {
+    if message.starts_with("pam_") {
+        pam::read(message, out);
         return;
     }
     match service {
-        "sshd" => sshd::extract(rec),
-        "sudo" => sudo::sudo(rec),
-        "su" => sudo::su(rec),
+        "sshd" => sshd::read(message, out),
+        "sudo" => sudo::sudo(message, out),
+        "su" => sudo::su(message, out),
         "useradd" | "usermod" | "userdel" | "groupadd" | "groupmod" | "groupdel" | "passwd"
-        | "chpasswd" | "chage" | "gpasswd" => accounts::extract(rec),
-        "cron" | "crond" => cron(rec),
+        | "chpasswd" | "chage" | "gpasswd" => accounts::read(message, out),
+        "cron" | "crond" => cron(message, out),
         "nginx" | "httpd" | "apache2" | "apache" => {
             // An access line sent through syslog: its own timestamp (the request's) replaces the
             // header's (the moment it was written).
-            let msg = std::mem::take(&mut rec.message);
-            crate::parsers::access_log::fill(&msg, rec);
-            rec.message = msg;
+            crate::parsers::access_log::fill(message, out);
         }
         _ => {}
     }
 }
 
 /// `(root) CMD (command)`.
-fn cron(rec: &mut LogRecord) {
-    let m = rec.message.as_str();
+fn cron<'a>(m: &'a str, out: &mut impl FieldSink<'a>) {
     let Some(rest) = m.strip_prefix('(') else {
         return;
     };
-    let Some((user, rest)) = rest.split_once(") ") else {
+    let Some((user, rest)) = split_once(rest, ") ") else {
         return;
     };
-    let user = user.to_owned();
     let command = rest
         .strip_prefix("CMD (")
-        .map(|c| c.strip_suffix(')').unwrap_or(c).trim().to_owned());
-    rec.fields.insert("user", user);
+        .map(|c| c.strip_suffix(')').unwrap_or(c).trim());
+    out.put(Name::User, user);
     if let Some(c) = command {
-        rec.fields.insert("command", c);
+        out.put(Name::Command, c);
     }
+}
+
+/// The byte offset of the first `needle` in `hay` (memchr on the needle's first byte that is
+/// not a space, then one comparison per candidate: no searcher set up per call).
+pub(crate) fn find(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    if n.is_empty() {
+        return Some(0);
+    }
+    if n.len() > h.len() {
+        return None;
+    }
+    let k = n.iter().position(|&c| c != b' ').unwrap_or(0);
+    let last = h.len() - n.len();
+    let mut from = k;
+    while from <= last + k {
+        let p = from + memchr::memchr(n[k], &h[from..=last + k])?;
+        let start = p - k;
+        if &h[start..start + n.len()] == n {
+            return Some(start);
+        }
+        from = p + 1;
+    }
+    None
+}
+
+/// The byte offset of the last `needle` in `hay`.
+pub(crate) fn rfind(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    if n.is_empty() {
+        return Some(h.len());
+    }
+    if n.len() > h.len() {
+        return None;
+    }
+    let k = n.iter().position(|&c| c != b' ').unwrap_or(0);
+    let last = h.len() - n.len();
+    let mut to = last + k + 1;
+    while to > k {
+        let p = k + memchr::memrchr(n[k], &h[k..to])?;
+        let start = p - k;
+        if &h[start..start + n.len()] == n {
+            return Some(start);
+        }
+        to = p;
+    }
+    None
+}
+
+/// `str::split_once` with a string separator, through [`find`].
+pub(crate) fn split_once<'a>(s: &'a str, sep: &str) -> Option<(&'a str, &'a str)> {
+    let at = find(s, sep)?;
+    Some((&s[..at], &s[at + sep.len()..]))
+}
+
+/// `str::split` with a non-empty string separator, through [`find`].
+pub(crate) fn split<'a>(s: &'a str, sep: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match find(r, sep) {
+            Some(at) => {
+                rest = Some(&r[at + sep.len()..]);
+                Some(&r[..at])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
+/// `str::split_once` with a one-byte ASCII separator, through memchr.
+pub(crate) fn split_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let at = memchr::memchr(sep, s.as_bytes())?;
+    Some((&s[..at], &s[at + 1..]))
+}
+
+/// The text of `s` before the first `sep` (all of it when there is none).
+pub(crate) fn before_byte(s: &str, sep: u8) -> &str {
+    memchr::memchr(sep, s.as_bytes()).map_or(s, |at| &s[..at])
 }
 
 /// The word after `prefix` in `s`, up to a space (or the end).
 pub(crate) fn word_after<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    let at = s.find(prefix)? + prefix.len();
+    let at = find(s, prefix)? + prefix.len();
     let rest = &s[at..];
-    Some(&rest[..rest.find(' ').unwrap_or(rest.len())])
+    Some(&rest[..memchr::memchr(b' ', rest.as_bytes()).unwrap_or(rest.len())])
 }
 
 #[cfg(test)]
@@ -150,5 +241,39 @@ mod tests {
                 "cd / && run-parts --report /etc/cron.hourly".into()
             ))
         );
+    }
+
+    #[test]
+    fn string_search_helpers_agree_with_std() {
+        let hays = [
+            "",
+            " ",
+            "Failed password for root from 1.2.3.4 port 22 ssh2",
+            "user from from x from ",
+            "  for  for",
+            "a : b ; c ; d",
+            "éé from é",
+            "aaaa",
+        ];
+        let needles = [
+            " from ", " for ", " ; ", " : ", "aa", "a", " ", "é", "x", "zzz",
+        ];
+        for h in hays {
+            for n in needles {
+                assert_eq!(super::find(h, n), h.find(n), "{h:?} {n:?}");
+                assert_eq!(super::rfind(h, n), h.rfind(n), "{h:?} {n:?}");
+                assert_eq!(super::split_once(h, n), h.split_once(n), "{h:?} {n:?}");
+                assert_eq!(
+                    super::split(h, n).collect::<Vec<_>>(),
+                    h.split(n).collect::<Vec<_>>(),
+                    "{h:?} {n:?}"
+                );
+            }
+            for c in [b' ', b'=', b'('] {
+                let ch = char::from(c);
+                assert_eq!(super::split_byte(h, c), h.split_once(ch));
+                assert_eq!(super::before_byte(h, c), h.split(ch).next().unwrap());
+            }
+        }
     }
 }

@@ -1,74 +1,91 @@
 //! PAM module messages: `pam_unix(sshd:auth): authentication failure; logname= uid=0 ... rhost=1.2.3.4  user=root`.
 
-use ironpost_core::event::LogRecord;
+use crate::fields::{FieldSink, Name};
+
+use super::{before_byte, find, split_byte, split_once};
 
 /// Adds the PAM fields documented in the parent module.
-pub(super) fn extract(rec: &mut LogRecord) {
-    let msg = std::mem::take(&mut rec.message);
-    read(&msg, rec);
-    rec.message = msg;
-}
-
-fn read(msg: &str, rec: &mut LogRecord) {
-    let Some(open) = msg.find('(') else { return };
-    let Some(close) = msg[open..].find("): ").map(|c| open + c) else {
+pub(super) fn read<'a>(msg: &'a str, out: &mut impl FieldSink<'a>) {
+    let Some(open) = memchr::memchr(b'(', msg.as_bytes()) else {
         return;
     };
-    rec.fields.insert("pam_module", &msg[..open]);
+    let Some(close) = find(&msg[open..], "): ").map(|c| open + c) else {
+        return;
+    };
+    out.put(Name::PamModule, &msg[..open]);
     let inner = &msg[open + 1..close];
-    let (svc, typ) = inner.split_once(':').unwrap_or((inner, ""));
-    rec.fields.insert("pam_service", svc);
+    let (svc, typ) = split_byte(inner, b':').unwrap_or((inner, ""));
+    out.put(Name::PamService, svc);
     if !typ.is_empty() {
-        rec.fields.insert("pam_type", typ);
+        out.put(Name::PamType, typ);
     }
     let text = &msg[close + 3..];
     if text.starts_with("authentication failure")
         || text.starts_with("check pass; user unknown")
         || text.starts_with("auth could not identify password")
     {
-        rec.fields.insert("outcome", "failure");
+        out.put(Name::Outcome, "failure");
     } else if let Some(rest) = text.strip_prefix("password changed for ") {
-        rec.fields.insert("outcome", "success");
-        rec.fields.insert("user", rest.trim());
+        out.put(Name::Outcome, "success");
+        out.put(Name::User, rest.trim());
     } else if let Some(rest) = text.strip_prefix("session opened for user ") {
-        rec.fields.insert("session", "opened");
-        session_user(rest, rec);
+        out.put(Name::Session, "opened");
+        session_user(rest, out);
     } else if let Some(rest) = text.strip_prefix("session closed for user ") {
-        rec.fields.insert("session", "closed");
-        session_user(rest, rec);
+        out.put(Name::Session, "closed");
+        session_user(rest, out);
     }
-    if let Some((_, pairs_text)) = text.split_once("; ") {
-        pairs(pairs_text, rec);
+    if let Some((_, pairs_text)) = split_once(text, "; ") {
+        pairs(pairs_text, out);
     }
 }
 
 /// `root(uid=0) by alice(uid=1000)` or `root by (uid=0)`.
-fn session_user(s: &str, rec: &mut LogRecord) {
-    let (user, by) = s.split_once(" by ").unwrap_or((s, ""));
-    let user = user.split('(').next().unwrap_or(user).trim();
-    rec.fields.insert("user", user);
-    let by = by.split('(').next().unwrap_or("").trim();
+fn session_user<'a>(s: &'a str, out: &mut impl FieldSink<'a>) {
+    let (user, by) = split_once(s, " by ").unwrap_or((s, ""));
+    let user = before_byte(user, b'(').trim();
+    out.put(Name::User, user);
+    let by = before_byte(by, b'(').trim();
     if !by.is_empty() {
-        rec.fields.insert("by_user", by);
+        out.put(Name::ByUser, by);
     }
 }
 
 /// The `key=value` pairs PAM appends (`logname= uid=0 euid=0 tty=ssh ruser= rhost=1.2.3.4  user=root`).
-pub(super) fn pairs(s: &str, rec: &mut LogRecord) {
-    for part in s.split(' ') {
-        let Some((k, v)) = part.split_once('=') else {
-            continue;
+pub(super) fn pairs<'a>(s: &'a str, out: &mut impl FieldSink<'a>) {
+    let mut rest = Some(s);
+    while let Some(r) = rest {
+        let part = match split_byte(r, b' ') {
+            Some((part, next)) => {
+                rest = Some(next);
+                part
+            }
+            None => {
+                rest = None;
+                r
+            }
         };
-        if v.is_empty() {
-            continue;
-        }
-        if matches!(
-            k,
-            "logname" | "uid" | "euid" | "tty" | "ruser" | "rhost" | "user"
-        ) {
-            rec.fields.insert(k, v);
+        if let Some((k, v)) = split_byte(part, b'=')
+            && !v.is_empty()
+            && let Some(name) = pair_name(k)
+        {
+            out.put(name, v);
         }
     }
+}
+
+/// The field name of a PAM pair's key, for the keys kept.
+fn pair_name(k: &str) -> Option<Name> {
+    Some(match k {
+        "logname" => Name::Logname,
+        "uid" => Name::Uid,
+        "euid" => Name::Euid,
+        "tty" => Name::Tty,
+        "ruser" => Name::Ruser,
+        "rhost" => Name::Rhost,
+        "user" => Name::User,
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

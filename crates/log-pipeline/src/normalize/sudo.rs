@@ -1,76 +1,72 @@
 //! sudo and su messages.
 
-use ironpost_core::event::LogRecord;
+use crate::fields::{FieldSink, Name};
+
+use super::{split, split_once};
 
 /// `alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/ls -la`, and the failure
 /// forms with a reason before `TTY=`.
-pub(super) fn sudo(rec: &mut LogRecord) {
-    let msg = std::mem::take(&mut rec.message);
+pub(super) fn sudo<'a>(msg: &'a str, out: &mut impl FieldSink<'a>) {
     let m = msg.trim_start();
-    if let Some((user, rest)) = m.split_once(" : ") {
+    if let Some((user, rest)) = split_once(m, " : ") {
         let user = user.trim();
-        if !user.is_empty() && !user.contains(' ') {
-            rec.fields.insert("user", user);
+        if !user.is_empty() && memchr::memchr(b' ', user.as_bytes()).is_none() {
+            out.put(Name::User, user);
             let mut outcome = "success";
-            for (n, part) in rest.split(" ; ").enumerate() {
+            for (n, part) in split(rest, " ; ").enumerate() {
                 if let Some((k, v)) = part
                     .split_once('=')
                     .filter(|(k, _)| k.bytes().all(|c| c.is_ascii_uppercase()))
                 {
                     match k {
-                        "TTY" => rec.fields.insert("tty", v),
-                        "PWD" => rec.fields.insert("pwd", v),
-                        "USER" => rec.fields.insert("target_user", v),
-                        "COMMAND" => rec.fields.insert("command", v),
+                        "TTY" => out.put(Name::Tty, v),
+                        "PWD" => out.put(Name::Pwd, v),
+                        "USER" => out.put(Name::TargetUser, v),
+                        "COMMAND" => out.put(Name::Command, v),
                         _ => {}
                     }
                 } else if n == 0 {
                     outcome = "failure";
-                    rec.fields.insert("reason", part.trim());
+                    out.put(Name::Reason, part.trim());
                 }
             }
             if rest.starts_with("TTY=") || rest.starts_with("PWD=") || rest.starts_with("HOST=") {
                 outcome = "success";
             }
-            rec.fields.insert("outcome", outcome);
+            out.put(Name::Outcome, outcome);
         }
     }
-    rec.message = msg;
 }
 
 /// `(to root) alice on pts/0`, `FAILED SU (to root) alice on pts/0`,
 /// `Successful su for root by alice`, `FAILED su for root by alice`.
-pub(super) fn su(rec: &mut LogRecord) {
-    let msg = std::mem::take(&mut rec.message);
+pub(super) fn su<'a>(msg: &'a str, out: &mut impl FieldSink<'a>) {
     let (failed, m) = match msg
         .strip_prefix("FAILED SU ")
         .or_else(|| msg.strip_prefix("FAILED su "))
     {
         Some(r) => (true, r),
-        None => (false, msg.as_str()),
+        None => (false, msg),
     };
     if let Some(rest) = m.strip_prefix("(to ")
-        && let Some((target, rest)) = rest.split_once(") ")
+        && let Some((target, rest)) = split_once(rest, ") ")
     {
-        let (user, tty) = rest.split_once(" on ").unwrap_or((rest, ""));
-        rec.fields.insert("user", user);
-        rec.fields.insert("target_user", target);
+        let (user, tty) = split_once(rest, " on ").unwrap_or((rest, ""));
+        out.put(Name::User, user);
+        out.put(Name::TargetUser, target);
         if !tty.is_empty() {
-            rec.fields.insert("tty", tty);
+            out.put(Name::Tty, tty);
         }
-        rec.fields
-            .insert("outcome", if failed { "failure" } else { "success" });
+        out.put(Name::Outcome, if failed { "failure" } else { "success" });
     } else if let Some(rest) = m
         .strip_prefix("Successful su for ")
         .or_else(|| m.strip_prefix("for "))
-        && let Some((target, user)) = rest.split_once(" by ")
+        && let Some((target, user)) = split_once(rest, " by ")
     {
-        rec.fields.insert("user", user.trim());
-        rec.fields.insert("target_user", target);
-        rec.fields
-            .insert("outcome", if failed { "failure" } else { "success" });
+        out.put(Name::User, user.trim());
+        out.put(Name::TargetUser, target);
+        out.put(Name::Outcome, if failed { "failure" } else { "success" });
     }
-    rec.message = msg;
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use chrono::{FixedOffset, NaiveDate, TimeZone, Utc};
 use ironpost_core::event::LogRecord;
 
 use super::{Ctx, month};
+use crate::fields::{FieldSink, Name, RecordSink};
 use crate::{Format, ParseError};
 
 const F: Format = Format::AccessLog;
@@ -51,7 +52,11 @@ fn clf_time(s: &str) -> Option<chrono::DateTime<Utc>> {
 pub fn parse(line: &str, ctx: &Ctx<'_>) -> Result<LogRecord, ParseError> {
     let mut rec = ctx.record(F, line);
     rec.service = Some("webserver".to_owned());
-    if !fill(line, &mut rec) {
+    let mut out = RecordSink {
+        fields: &mut rec.fields,
+        timestamp: &mut rec.timestamp,
+    };
+    if !fill(line, &mut out) {
         return Err(ParseError::invalid(
             F,
             0,
@@ -61,9 +66,9 @@ pub fn parse(line: &str, ctx: &Ctx<'_>) -> Result<LogRecord, ParseError> {
     Ok(rec)
 }
 
-/// Adds the webserver fields of an access log line to `rec` (also used on syslog messages of
-/// nginx and Apache); false when `line` is not one.
-pub(crate) fn fill(line: &str, rec: &mut LogRecord) -> bool {
+/// Adds the webserver fields and the timestamp of an access log line to `out` (also used on
+/// syslog messages of nginx and Apache); false, with nothing added, when `line` is not one.
+pub(crate) fn fill<'a>(line: &'a str, out: &mut impl FieldSink<'a>) -> bool {
     let Some(open) = line.find(" [") else {
         return false;
     };
@@ -91,47 +96,46 @@ pub(crate) fn fill(line: &str, rec: &mut LogRecord) -> bool {
     if status.len() != 3 || !status.bytes().all(|c| c.is_ascii_digit()) {
         return false;
     }
-    rec.timestamp = ts;
-    rec.fields.insert("c-ip", host);
+    out.set_timestamp(ts);
+    out.put(Name::CIp, host);
     if user != "-" {
-        rec.fields.insert("cs-username", user);
+        out.put(Name::CsUsername, user);
     }
     let mut parts = request.splitn(3, ' ');
     if let (Some(method), Some(uri)) = (parts.next(), parts.next()) {
-        rec.fields.insert("cs-method", method);
-        rec.fields.insert("c-uri", uri);
+        out.put(Name::CsMethod, method);
+        out.put(Name::CUri, uri);
         let (stem, query) = uri.split_once('?').unwrap_or((uri, ""));
-        rec.fields.insert("cs-uri-stem", stem);
-        rec.fields.insert("cs-uri-query", query);
+        out.put(Name::CsUriStem, stem);
+        out.put(Name::CsUriQuery, query);
         if let Some(ext) = stem
             .rsplit('/')
             .next()
             .and_then(|f| f.rsplit_once('.'))
             .map(|x| x.1)
         {
-            rec.fields.insert("c-uri-extension", ext);
+            out.put(Name::CUriExtension, ext);
         }
         if let Some(v) = parts.next() {
-            rec.fields.insert("cs-version", v);
+            out.put(Name::CsVersion, v);
         }
     } else {
-        rec.fields.insert("cs-uri", request);
+        out.put(Name::CsUri, request);
     }
-    rec.fields
-        .insert("sc-status", status.parse::<i64>().unwrap_or(0));
+    out.put(Name::ScStatus, status.parse::<i64>().unwrap_or(0));
     if let Ok(n) = bytes.parse::<i64>() {
-        rec.fields.insert("sc-bytes", n);
+        out.put(Name::ScBytes, n);
     }
     if let Some(r) = extra.strip_prefix('"')
         && let Some(end) = find_quote(r)
     {
-        rec.fields.insert("cs-referer", &r[..end]);
+        out.put(Name::CsReferer, &r[..end]);
         let after = r[end + 1..].trim_start();
         if let Some(ua) = after.strip_prefix('"')
             && let Some(e) = find_quote(ua)
         {
-            rec.fields.insert("cs-user-agent", &ua[..e]);
-            rec.fields.insert("c-useragent", &ua[..e]);
+            out.put(Name::CsUserAgent, &ua[..e]);
+            out.put(Name::CUseragent, &ua[..e]);
         }
     }
     true

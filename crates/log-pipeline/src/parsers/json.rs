@@ -73,7 +73,7 @@ pub fn parse(line: &str, ctx: &Ctx<'_>) -> Result<LogRecord, ParseError> {
         "service.name",
         "process.name",
     ])
-    .map(|s| service_name(&s));
+    .map(|s| service_name(&s).to_owned());
     rec.pid = ["pid", "_PID", "SYSLOG_PID", "process.pid"]
         .iter()
         .find_map(|k| rec.fields.get(k).and_then(|v| v.view().as_i64()))

@@ -13,7 +13,7 @@ pub mod json;
 pub mod rfc3164;
 pub mod rfc5424;
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use ironpost_core::event::{Fields, LogRecord};
 
 use crate::{Format, ParseError};
@@ -49,10 +49,31 @@ impl Ctx<'_> {
     }
 }
 
-/// Chooses the parser from the line's first bytes; the same rules `Format::Auto` documents.
-pub(crate) fn parse_auto(line: &str, ctx: &Ctx<'_>) -> Result<LogRecord, ParseError> {
+/// What [`detect`] found.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Detected {
+    /// The format to parse the line with (never `Format::Auto`).
+    Format(Format),
+    /// RFC 3164 without PRI, starting with this BSD timestamp (parsed once, here).
+    Bsd(BsdTime, usize),
+}
+
+/// Chooses the format of a line from its first bytes: the rules `Format::Auto` documents.
+/// A `<` that opens no valid PRI is an RFC 3164 error.
+pub(crate) fn detect(line: &str) -> Result<Detected, ParseError> {
+    if !line.starts_with('<')
+        && !auditd::looks_like(line)
+        && !fortigate::looks_like(line)
+        && let Some((t, used)) = bsd_time_prefix(line)
+    {
+        return Ok(Detected::Bsd(t, used));
+    }
+    detect_format(line).map(Detected::Format)
+}
+
+fn detect_format(line: &str) -> Result<Format, ParseError> {
     if line.trim_start().starts_with('{') {
-        return json::parse(line, ctx);
+        return Ok(Format::Json);
     }
     if line.starts_with('<') {
         let (_, rest) = split_pri(line, Format::Rfc3164)?;
@@ -62,30 +83,30 @@ pub(crate) fn parse_auto(line: &str, ctx: &Ctx<'_>) -> Result<LogRecord, ParseEr
             && !rest.starts_with('0')
             && rest.as_bytes().get(digits) == Some(&b' ');
         if is_5424 {
-            return rfc5424::parse(line, ctx);
+            return Ok(Format::Rfc5424);
         }
         if fortigate::looks_like(rest) {
-            return fortigate::parse(line, ctx);
+            return Ok(Format::Fortigate);
         }
         if cisco::looks_like(rest) {
-            return cisco::parse(line, ctx);
+            return Ok(Format::Cisco);
         }
-        return rfc3164::parse(line, ctx);
+        return Ok(Format::Rfc3164);
     }
     if auditd::looks_like(line) {
-        return auditd::parse(line, ctx);
+        return Ok(Format::Auditd);
     }
     if fortigate::looks_like(line) {
-        return fortigate::parse(line, ctx);
+        return Ok(Format::Fortigate);
     }
     if rfc3164::starts_with_timestamp(line) {
-        return rfc3164::parse(line, ctx);
+        return Ok(Format::Rfc3164);
     }
     if access_log::looks_like(line) {
-        return access_log::parse(line, ctx);
+        return Ok(Format::AccessLog);
     }
     if cisco::looks_like(line) {
-        return cisco::parse(line, ctx);
+        return Ok(Format::Cisco);
     }
     Err(ParseError::Unrecognized)
 }
@@ -240,24 +261,25 @@ pub(crate) fn month(b: &[u8]) -> Option<u32> {
     if b.len() < 3 {
         return None;
     }
-    let k = [
-        b[0].to_ascii_lowercase(),
-        b[1].to_ascii_lowercase(),
-        b[2].to_ascii_lowercase(),
-    ];
-    Some(match &k {
-        b"jan" => 1,
-        b"feb" => 2,
-        b"mar" => 3,
-        b"apr" => 4,
-        b"may" => 5,
-        b"jun" => 6,
-        b"jul" => 7,
-        b"aug" => 8,
-        b"sep" => 9,
-        b"oct" => 10,
-        b"nov" => 11,
-        b"dec" => 12,
+    // `| 0x20` lowercases an ASCII letter; the only other byte it maps onto a lowercase letter
+    // is that letter's uppercase, so the comparison stays exact.
+    let k = u32::from(b[0] | 0x20) << 16 | u32::from(b[1] | 0x20) << 8 | u32::from(b[2] | 0x20);
+    const fn key(m: &[u8; 3]) -> u32 {
+        (m[0] as u32) << 16 | (m[1] as u32) << 8 | m[2] as u32
+    }
+    Some(match k {
+        k if k == key(b"jan") => 1,
+        k if k == key(b"feb") => 2,
+        k if k == key(b"mar") => 3,
+        k if k == key(b"apr") => 4,
+        k if k == key(b"may") => 5,
+        k if k == key(b"jun") => 6,
+        k if k == key(b"jul") => 7,
+        k if k == key(b"aug") => 8,
+        k if k == key(b"sep") => 9,
+        k if k == key(b"oct") => 10,
+        k if k == key(b"nov") => 11,
+        k if k == key(b"dec") => 12,
         _ => return None,
     })
 }
@@ -274,6 +296,19 @@ pub(crate) struct BsdTime {
     pub year: Option<i32>,
 }
 
+/// The value of an ASCII digit.
+#[inline]
+fn digit(c: u8) -> Option<u32> {
+    let v = c.wrapping_sub(b'0');
+    (v < 10).then_some(u32::from(v))
+}
+
+/// Two ASCII digits at `b[i..i + 2]` (the caller checked the length).
+#[inline]
+fn two_digits(b: &[u8], i: usize) -> Option<u32> {
+    Some(digit(b[i])? * 10 + digit(b[i + 1])?)
+}
+
 /// Parses `Mmm dd hh:mm:ss[.frac]`, `Mmm  d ...` and `Mmm dd yyyy hh:mm:ss` at the start of `s`.
 pub(crate) fn bsd_time_prefix(s: &str) -> Option<(BsdTime, usize)> {
     let b = s.as_bytes();
@@ -283,28 +318,28 @@ pub(crate) fn bsd_time_prefix(s: &str) -> Option<(BsdTime, usize)> {
     let month = month(&b[0..3])?;
     // Day: "dd", " d" or "d " (some senders do not pad).
     let (day, mut i) = if b[4] == b' ' {
-        (num(&b[5..6])?, 6)
+        (digit(b[5])?, 6)
     } else if b[5].is_ascii_digit() {
-        (num(&b[4..6])?, 6)
+        (two_digits(b, 4)?, 6)
     } else {
-        (num(&b[4..5])?, 5)
+        (digit(b[4])?, 5)
     };
-    if b.get(i) != Some(&b' ') {
+    if b[i] != b' ' {
         return None;
     }
     i += 1;
     let mut year = None;
     if b.len() >= i + 5 && b[i + 4] == b' ' && b[i..i + 4].iter().all(u8::is_ascii_digit) {
-        year = Some(num(&b[i..i + 4])? as i32);
+        year = Some((two_digits(b, i)? * 100 + two_digits(b, i + 2)?) as i32);
         i += 5;
     }
     let t = b.get(i..i + 8)?;
     if t[2] != b':' || t[5] != b':' {
         return None;
     }
-    let hour = num(&t[0..2])?;
-    let min = num(&t[3..5])?;
-    let sec = num(&t[6..8])?;
+    let hour = two_digits(t, 0)?;
+    let min = two_digits(t, 3)?;
+    let sec = two_digits(t, 6)?;
     i += 8;
     let (nanos, flen) = fraction(&b[i..]);
     i += flen;
@@ -325,37 +360,117 @@ pub(crate) fn bsd_time_prefix(s: &str) -> Option<(BsdTime, usize)> {
     ))
 }
 
+/// The last year inference, per thread: for a day of the year (`month`, `day`) in a zone
+/// (`off`), the year chosen and how long that choice holds. Log lines come in time order, so
+/// consecutive lines of a source almost always share their day.
+#[derive(Debug, Clone, Copy)]
+struct YearChoice {
+    off: i32,
+    month: u32,
+    day: u32,
+    /// Unix seconds of local midnight starting the day in the chosen year.
+    start: i64,
+    /// The choice holds while `now` is before this: the start of the same day in the next year
+    /// that has it, and the year after which the chosen one would be out of the 8-year window.
+    until: i64,
+    /// UTC dates of the day before, the day itself and the day after, in the chosen year.
+    dates: [Option<NaiveDate>; 3],
+}
+
+thread_local! {
+    static YEAR_CHOICE: std::cell::Cell<Option<YearChoice>> = const { std::cell::Cell::new(None) };
+}
+
 /// The instant of a BSD timestamp in `tz`. Without a year, takes the latest year in which the
 /// instant is not after `now` (so a December line read in January lands in the past year, and a
-/// Feb 29 line goes back to the last leap year).
+/// Feb 29 line goes back to the last leap year), among `now`'s year and the 8 before it.
+///
+/// Hot path (once per line): the year chosen for the line's day is kept per thread with the
+/// range of `now` over which it stays right, so a line of the same day as the previous one
+/// costs a few comparisons; otherwise plain integer calendar arithmetic on Unix seconds.
 pub(crate) fn resolve_bsd(
     t: BsdTime,
     tz: FixedOffset,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    // Plain integer calendar arithmetic: this runs once per line on the hot path.
-    let at = |year: i32| -> Option<DateTime<Utc>> {
+    let off = tz.local_minus_utc();
+    let local_sod = i64::from(t.hour * 3600 + t.min * 60 + t.sec);
+    let utc_sod = local_sod - i64::from(off);
+    // Unix seconds of local midnight of the day in `year`, or None when `year` lacks the day.
+    let start_in = |year: i32| -> Option<i64> {
         if t.day > days_in_month(year, t.month) {
             return None;
         }
-        let days = days_from_civil(year, t.month, t.day);
-        let secs = days * 86_400 + i64::from(t.hour * 3600 + t.min * 60 + t.sec)
-            - i64::from(tz.local_minus_utc());
-        DateTime::from_timestamp(secs, t.nanos)
+        Some(days_from_civil(year, t.month, t.day) * 86_400 - i64::from(off))
     };
-    if let Some(y) = t.year {
-        return at(y);
-    }
-    let this_year = (now + chrono::Duration::seconds(i64::from(tz.local_minus_utc()))).year();
-    // Eight years back covers a Feb 29 after a skipped century leap year.
-    for year in (this_year - 8..=this_year).rev() {
-        if let Some(dt) = at(year)
-            && dt <= now
+    let Some(explicit) = t.year else {
+        let now_secs = now.timestamp();
+        let now_nanos = now.timestamp_subsec_nanos();
+        let not_after_now = |s: i64| s < now_secs || (s == now_secs && t.nanos <= now_nanos);
+        if let Some(c) = YEAR_CHOICE.get()
+            && c.off == off
+            && c.month == t.month
+            && c.day == t.day
+            && not_after_now(c.start + local_sod)
+            && now_secs < c.until
         {
-            return Some(dt);
+            // The instant in the chosen year is not after now, and every later year that has
+            // the day starts it after now: the search below would choose the same year.
+            return utc_instant(&c.dates, utc_sod, t.nanos);
         }
-    }
-    None
+        let this_year = year_of_days((now_secs + i64::from(off)).div_euclid(86_400));
+        // Eight years back covers a Feb 29 after a skipped century leap year.
+        let (year, start) = (this_year - 8..=this_year).rev().find_map(|y| {
+            let s = start_in(y)?;
+            not_after_now(s + local_sod).then_some((y, s))
+        })?;
+        let dates = utc_dates(year, t.month, t.day)?;
+        let next_start = (year + 1..=year + 8).find_map(start_in).unwrap_or(i64::MAX);
+        let window_end = days_from_civil(year + 9, 1, 1) * 86_400 - i64::from(off);
+        YEAR_CHOICE.set(Some(YearChoice {
+            off,
+            month: t.month,
+            day: t.day,
+            start,
+            until: next_start.min(window_end),
+            dates,
+        }));
+        return utc_instant(&dates, utc_sod, t.nanos);
+    };
+    start_in(explicit)?;
+    utc_instant(&utc_dates(explicit, t.month, t.day)?, utc_sod, t.nanos)
+}
+
+/// The day before, the day and the day after `year-month-day` (None past chrono's range).
+fn utc_dates(year: i32, month: u32, day: u32) -> Option<[Option<NaiveDate>; 3]> {
+    let date = NaiveDate::from_ymd_opt(year, month, day)?;
+    Some([date.pred_opt(), Some(date), date.succ_opt()])
+}
+
+/// The instant `utc_sod` seconds (local seconds of the day less the zone offset, so from
+/// -86 399 to 172 798) after the UTC midnight of `dates[1]`.
+fn utc_instant(dates: &[Option<NaiveDate>; 3], utc_sod: i64, nanos: u32) -> Option<DateTime<Utc>> {
+    let (date, sod) = if utc_sod < 0 {
+        (dates[0], utc_sod + 86_400)
+    } else if utc_sod >= 86_400 {
+        (dates[2], utc_sod - 86_400)
+    } else {
+        (dates[1], utc_sod)
+    };
+    let time = NaiveTime::from_num_seconds_from_midnight_opt(sod as u32, nanos)?;
+    Some(NaiveDateTime::new(date?, time).and_utc())
+}
+
+/// The proleptic Gregorian year of a day count since 1970-01-01 (H. Hinnant's algorithm).
+fn year_of_days(days: i64) -> i32 {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let year = yoe + era * 400 + i64::from(mp >= 10);
+    year.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
 }
 
 fn is_leap(y: i32) -> bool {
@@ -384,34 +499,55 @@ fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
 }
 
 /// The `service` name of a program tag: path stripped, and lowercased for the programs whose
-/// conventional name is lowercase (`CRON` → `cron`, `sshd-session` → `sshd`).
-pub(crate) fn service_name(tag: &str) -> String {
+/// conventional name is lowercase (`CRON` → `cron`, `sshd-session` → `sshd`). Borrows from `tag`
+/// or is a static name: no allocation.
+pub(crate) fn service_name(tag: &str) -> &str {
     let tag = if tag.starts_with('/') {
         tag.rsplit('/').next().unwrap_or(tag)
     } else {
         tag
     };
     let mut lower = [0u8; 24];
-    if tag.len() <= lower.len() {
-        for (d, s) in lower.iter_mut().zip(tag.bytes()) {
-            *d = s.to_ascii_lowercase();
-        }
-        let l = &lower[..tag.len()];
-        let known: Option<&str> = match l {
-            b"sshd" | b"sshd-session" | b"sshd-auth" | b"sshd-session-auth" => Some("sshd"),
-            b"cron" | b"crond" | b"anacron" => Some(std::str::from_utf8(l).unwrap_or("cron")),
-            b"sudo" | b"su" | b"useradd" | b"usermod" | b"userdel" | b"groupadd" | b"groupmod"
-            | b"groupdel" | b"passwd" | b"chpasswd" | b"chage" | b"gpasswd" | b"login"
-            | b"kernel" | b"systemd" | b"systemd-logind" | b"auditd" | b"nginx" | b"httpd"
-            | b"apache2" | b"apache" | b"vsftpd" | b"clamd" | b"polkitd" | b"dbus-daemon"
-            | b"postfix" => std::str::from_utf8(l).ok(),
-            _ => None,
-        };
-        if let Some(k) = known {
-            return k.to_owned();
-        }
+    if tag.len() > lower.len() || tag.len() < 2 {
+        return tag;
     }
-    tag.to_owned()
+    for (d, s) in lower.iter_mut().zip(tag.bytes()) {
+        *d = s.to_ascii_lowercase();
+    }
+    let known: &'static str = match &lower[..tag.len()] {
+        b"sshd" | b"sshd-session" | b"sshd-auth" | b"sshd-session-auth" => "sshd",
+        b"cron" => "cron",
+        b"crond" => "crond",
+        b"anacron" => "anacron",
+        b"sudo" => "sudo",
+        b"su" => "su",
+        b"useradd" => "useradd",
+        b"usermod" => "usermod",
+        b"userdel" => "userdel",
+        b"groupadd" => "groupadd",
+        b"groupmod" => "groupmod",
+        b"groupdel" => "groupdel",
+        b"passwd" => "passwd",
+        b"chpasswd" => "chpasswd",
+        b"chage" => "chage",
+        b"gpasswd" => "gpasswd",
+        b"login" => "login",
+        b"kernel" => "kernel",
+        b"systemd" => "systemd",
+        b"systemd-logind" => "systemd-logind",
+        b"auditd" => "auditd",
+        b"nginx" => "nginx",
+        b"httpd" => "httpd",
+        b"apache2" => "apache2",
+        b"apache" => "apache",
+        b"vsftpd" => "vsftpd",
+        b"clamd" => "clamd",
+        b"polkitd" => "polkitd",
+        b"dbus-daemon" => "dbus-daemon",
+        b"postfix" => "postfix",
+        _ => return tag,
+    };
+    known
 }
 
 #[cfg(test)]
@@ -452,5 +588,263 @@ mod tests {
                 .single()
                 .map(|d| d.with_timezone(&Utc) + chrono::Duration::nanoseconds(5))
         );
+    }
+
+    /// The year inference as first written, on chrono: the reference for the integer and
+    /// cached versions.
+    fn resolve_with_chrono(
+        t: BsdTime,
+        tz: FixedOffset,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        use chrono::Datelike;
+        let at = |year: i32| {
+            let naive = NaiveDate::from_ymd_opt(year, t.month, t.day)?
+                .and_hms_nano_opt(t.hour, t.min, t.sec, t.nanos)?;
+            Some(tz.from_local_datetime(&naive).single()?.with_timezone(&Utc))
+        };
+        if let Some(y) = t.year {
+            return at(y);
+        }
+        let this_year = (now + chrono::Duration::seconds(i64::from(tz.local_minus_utc()))).year();
+        (this_year - 8..=this_year)
+            .rev()
+            .find_map(|y| at(y).filter(|dt| *dt <= now))
+    }
+
+    fn time(month: u32, day: u32, hms: (u32, u32, u32), nanos: u32) -> BsdTime {
+        BsdTime {
+            month,
+            day,
+            hour: hms.0,
+            min: hms.1,
+            sec: hms.2,
+            nanos,
+            year: None,
+        }
+    }
+
+    fn utc(y: i32, m: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, mi, s).unwrap()
+    }
+
+    #[test]
+    fn year_inference_matches_the_chrono_reference_whatever_the_cache_holds() {
+        // Days that end months, Feb 29, days that do not exist; clocks around year ends, leap
+        // days and century years; zones that move the UTC date either way. Calls run in an
+        // order that keeps hitting and replacing the per-thread cache with other clocks.
+        let days = [
+            (1, 1),
+            (2, 28),
+            (2, 29),
+            (2, 30),
+            (3, 1),
+            (4, 31),
+            (6, 15),
+            (12, 31),
+        ];
+        let times = [(0, 0, 0), (0, 30, 0), (12, 0, 0), (23, 59, 59)];
+        let nows = [
+            utc(2024, 2, 29, 12, 0, 0),
+            utc(2025, 1, 1, 0, 0, 0),
+            utc(2024, 12, 31, 23, 59, 59),
+            utc(2104, 3, 1, 0, 0, 0),
+            utc(2100, 12, 31, 0, 0, 0),
+            utc(2017, 6, 15, 12, 0, 0),
+            utc(1970, 1, 1, 0, 0, 0),
+        ];
+        let zones = [0, 3600, -5 * 3600, 14 * 3600, -12 * 3600, 5 * 3600 + 1800];
+        let mut checked = 0;
+        for &off in &zones {
+            let tz = FixedOffset::east_opt(off).unwrap();
+            for now in nows {
+                for &(m, d) in &days {
+                    for &hms in &times {
+                        for nanos in [0, 999_999_999] {
+                            let t = time(m, d, hms, nanos);
+                            // Twice: once filling the cache, once reading it.
+                            for _ in 0..2 {
+                                let got = resolve_bsd(t, tz, now);
+                                assert_eq!(
+                                    got,
+                                    resolve_with_chrono(t, tz, now),
+                                    "{t:?} {tz} {now}"
+                                );
+                                assert!(got.is_none_or(|g| g <= now), "{t:?} {tz} {now}");
+                            }
+                            // The instant itself as the clock, and one nanosecond before it:
+                            // a line stamped now is this year, one a nanosecond ahead is not.
+                            if let Some(at) = resolve_bsd(t, tz, now) {
+                                for clock in [at, at - chrono::Duration::nanoseconds(1)] {
+                                    assert_eq!(
+                                        resolve_bsd(t, tz, clock),
+                                        resolve_with_chrono(t, tz, clock),
+                                        "{t:?} {tz} {clock}"
+                                    );
+                                }
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000);
+    }
+
+    #[test]
+    fn feb_29_goes_back_to_the_last_leap_year_and_never_into_the_future() {
+        let t = time(2, 29, (10, 0, 0), 0);
+        let tz = FixedOffset::east_opt(0).unwrap();
+        let at = |now| resolve_bsd(t, tz, now);
+        assert_eq!(
+            at(utc(2025, 1, 2, 0, 0, 0)),
+            Some(utc(2024, 2, 29, 10, 0, 0))
+        );
+        assert_eq!(
+            at(utc(2024, 2, 28, 0, 0, 0)),
+            Some(utc(2020, 2, 29, 10, 0, 0))
+        );
+        assert_eq!(
+            at(utc(2024, 2, 29, 10, 0, 0)),
+            Some(utc(2024, 2, 29, 10, 0, 0))
+        );
+        assert_eq!(
+            at(utc(2024, 2, 29, 9, 59, 59)),
+            Some(utc(2020, 2, 29, 10, 0, 0))
+        );
+        // 2100 is no leap year: eight years back to 2096.
+        assert_eq!(
+            at(utc(2104, 1, 1, 0, 0, 0)),
+            Some(utc(2096, 2, 29, 10, 0, 0))
+        );
+        // A day no year has fails cleanly.
+        assert_eq!(
+            resolve_bsd(time(2, 30, (0, 0, 0), 0), tz, utc(2024, 6, 1, 0, 0, 0)),
+            None
+        );
+        assert_eq!(
+            resolve_bsd(time(4, 31, (0, 0, 0), 0), tz, utc(2024, 6, 1, 0, 0, 0)),
+            None
+        );
+    }
+
+    #[test]
+    fn zones_move_the_utc_date_either_way() {
+        let now = utc(2024, 6, 1, 0, 0, 0);
+        let east = FixedOffset::east_opt(14 * 3600).unwrap();
+        let west = FixedOffset::west_opt(12 * 3600).unwrap();
+        assert_eq!(
+            resolve_bsd(time(1, 1, (5, 0, 0), 0), east, now),
+            Some(utc(2023, 12, 31, 15, 0, 0))
+        );
+        assert_eq!(
+            resolve_bsd(time(12, 31, (20, 0, 0), 0), west, now),
+            Some(utc(2024, 1, 1, 8, 0, 0))
+        );
+    }
+
+    /// Month, day, hour, minute, second, nanoseconds, year and bytes used.
+    type Bsd = (u32, u32, u32, u32, u32, u32, Option<i32>, usize);
+
+    fn bsd(s: &str) -> Option<Bsd> {
+        bsd_time_prefix(s)
+            .map(|(t, used)| (t.month, t.day, t.hour, t.min, t.sec, t.nanos, t.year, used))
+    }
+
+    #[test]
+    fn bsd_timestamps_with_padded_unpadded_and_bad_days() {
+        assert_eq!(
+            bsd("Dec 10 06:55:46 h"),
+            Some((12, 10, 6, 55, 46, 0, None, 15))
+        );
+        assert_eq!(bsd("Jan  1 00:00:00 h"), Some((1, 1, 0, 0, 0, 0, None, 15)));
+        assert_eq!(bsd("Jan 1 00:00:00 h"), Some((1, 1, 0, 0, 0, 0, None, 14)));
+        assert_eq!(bsd("jAN 01 00:00:00 h"), Some((1, 1, 0, 0, 0, 0, None, 15)));
+        assert_eq!(
+            bsd("Mar  3 2023 10:00:00 h"),
+            Some((3, 3, 10, 0, 0, 0, Some(2023), 20))
+        );
+        assert_eq!(
+            bsd("Jun 15 11:59:59.25 h"),
+            Some((6, 15, 11, 59, 59, 250_000_000, None, 18))
+        );
+        assert_eq!(
+            bsd("Jun 15 11:59:59,5"),
+            Some((6, 15, 11, 59, 59, 500_000_000, None, 17))
+        );
+        // A leap second is kept inside the minute.
+        assert_eq!(
+            bsd("Dec 31 23:59:60 h"),
+            Some((12, 31, 23, 59, 59, 0, None, 15))
+        );
+        for bad in [
+            "Jan 00 00:00:00 h",
+            "Jan 32 00:00:00 h",
+            "Jan 10 24:00:00 h",
+            "Jan 10 23:60:00 h",
+            "Jan 10 23:59:61 h",
+            "Jan 10 2:00:00 h",
+            "Jan 1x 00:00:00 h",
+            "Jan x1 00:00:00 h",
+            "Jan  x 00:00:00 h",
+            "Jan 10 00-00-00 h",
+            "J@n 10 00:00:00 h",
+            "Jan10 00:00:00 h",
+            "Jan 10 00:00:0",
+            "Foo 10 00:00:00 h",
+            "",
+        ] {
+            assert_eq!(bsd(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn month_names_in_any_case_and_nothing_else() {
+        for (k, name) in [
+            "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+        ]
+        .iter()
+        .enumerate()
+        {
+            assert_eq!(month(name.as_bytes()), Some(k as u32 + 1));
+            assert_eq!(
+                month(name.to_ascii_uppercase().as_bytes()),
+                Some(k as u32 + 1)
+            );
+        }
+        for bad in ["ja", "j@n", "{an", "jam", "\u{0}an"] {
+            assert_eq!(month(bad.as_bytes()), None, "{bad:?}");
+        }
+        // Every byte triple that is not a month name in some case is refused.
+        for a in 0..=255u8 {
+            for b in [b'a', b'A', b'@', b'`', 0xc1, 0xe1] {
+                let name = [a, b, b'n'];
+                let expected = name.eq_ignore_ascii_case(b"jan").then_some(1);
+                assert_eq!(month(&name), expected, "{name:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn service_names_borrow_or_are_static() {
+        for (tag, service) in [
+            ("CRON", "cron"),
+            ("/usr/sbin/cron", "cron"),
+            ("sshd-session", "sshd"),
+            ("SSHD", "sshd"),
+            ("sshd", "sshd"),
+            ("kernel", "kernel"),
+            ("com.apple.xpc.launchd", "com.apple.xpc.launchd"),
+            ("Foo", "Foo"),
+            ("a", "a"),
+            ("/", ""),
+            (
+                "a-very-long-program-name-over-24",
+                "a-very-long-program-name-over-24",
+            ),
+        ] {
+            assert_eq!(service_name(tag), service, "{tag}");
+        }
     }
 }

@@ -6,11 +6,11 @@
 //! followed by a space instead of a colon (`sandboxd[129] ([31211]): ...`). The year of a BSD
 //! timestamp is inferred so that the date is never in the future.
 
+use chrono::{DateTime, Utc};
 use ironpost_core::event::LogRecord;
 
-use super::{
-    Ctx, apply_pri, bsd_time_prefix, resolve_bsd, rfc3339_prefix, service_name, split_pri,
-};
+use super::{BsdTime, Ctx, bsd_time_prefix, resolve_bsd, rfc3339_prefix, service_name, split_pri};
+use crate::fields::{BufSink, FieldBuf, Name};
 use crate::{Format, ParseError};
 
 const F: Format = Format::Rfc3164;
@@ -24,16 +24,146 @@ pub fn starts_with_timestamp(line: &str) -> bool {
                 .is_some())
 }
 
-/// Parses one RFC 3164 line.
+/// Parses one RFC 3164 line (header only: no normalization).
 pub fn parse(line: &str, ctx: &Ctx<'_>) -> Result<LogRecord, ParseError> {
-    let parts = parse_parts(line, ctx)?;
-    let mut rec = ctx.record(F, parts.message);
-    parts.fill(&mut rec);
-    Ok(rec)
+    parse_record(line, ctx, false, None)
+}
+
+/// [`parse_view`] then [`SyslogView::to_record`], the view built in place. `time` is the BSD
+/// timestamp at the start of `line` when the caller has already parsed it.
+pub(crate) fn parse_record(
+    line: &str,
+    ctx: &Ctx<'_>,
+    normalize: bool,
+    time: Option<(BsdTime, usize)>,
+) -> Result<LogRecord, ParseError> {
+    let mut v = SyslogView::empty(ctx.now);
+    fill_view(line, ctx, normalize, time, &mut v)?;
+    Ok(v.to_record(ctx))
+}
+
+/// Parses one RFC 3164 line into a [`SyslogView`] borrowed from it: the header, the `program`
+/// and `procid` fields, and, when `normalize` is set, the fields of
+/// [`crate::normalize`] for the line's service. Nothing is allocated unless the line has more
+/// than [`FieldBuf::INLINE`] fields.
+pub fn parse_view<'a>(
+    line: &'a str,
+    ctx: &Ctx<'_>,
+    normalize: bool,
+) -> Result<SyslogView<'a>, ParseError> {
+    let mut v = SyslogView::empty(ctx.now);
+    fill_view(line, ctx, normalize, None, &mut v)?;
+    Ok(v)
+}
+
+/// [`parse_view`] into an empty view.
+fn fill_view<'a>(
+    line: &'a str,
+    ctx: &Ctx<'_>,
+    normalize: bool,
+    time: Option<(BsdTime, usize)>,
+    v: &mut SyslogView<'a>,
+) -> Result<(), ParseError> {
+    let parts = parse_parts_with(line, ctx, time)?;
+    v.facility = parts.pri.map(|p| p.0);
+    v.severity = parts.pri.map(|p| p.1);
+    if let Some(t) = parts.timestamp {
+        v.timestamp = t;
+    }
+    v.hostname = parts.hostname;
+    v.message = parts.message;
+    if let Some(tag) = parts.tag {
+        let service = service_name(tag);
+        if service != tag {
+            v.fields.insert(Name::Program, tag);
+        }
+        v.service = Some(service);
+    }
+    if let Some(p) = parts.pid {
+        match p.parse::<u32>() {
+            Ok(n) => v.pid = Some(n),
+            Err(_) => v.fields.insert(Name::Procid, p),
+        }
+    }
+    if normalize && let Some(service) = v.service {
+        let mut out = BufSink {
+            fields: &mut v.fields,
+            timestamp: &mut v.timestamp,
+        };
+        crate::normalize::extract(service, v.message, &mut out);
+    }
+    Ok(())
+}
+
+/// One RFC 3164 line parsed by [`parse_view`], every text borrowed from the line: what the
+/// [`LogRecord`] of [`crate::parse_line_with`] holds, before it is copied into owned strings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyslogView<'a> {
+    /// Syslog facility from `<PRI>`.
+    pub facility: Option<u8>,
+    /// Syslog severity from `<PRI>`.
+    pub severity: Option<u8>,
+    /// The header's timestamp (the reference instant when the line has none; an access line's
+    /// own time for nginx and Apache messages when normalized).
+    pub timestamp: DateTime<Utc>,
+    /// The host name.
+    pub hostname: Option<&'a str>,
+    /// The service name of the tag (see [`crate::normalize`]).
+    pub service: Option<&'a str>,
+    /// The numeric PID.
+    pub pid: Option<u32>,
+    /// The free text after the header.
+    pub message: &'a str,
+    /// `program`, `procid` and the normalized fields, in the order a record holds them.
+    pub fields: FieldBuf<'a>,
+}
+
+impl SyslogView<'_> {
+    /// A view with nothing parsed yet, timestamped `now`.
+    fn empty(now: DateTime<Utc>) -> Self {
+        SyslogView {
+            facility: None,
+            severity: None,
+            timestamp: now,
+            hostname: None,
+            service: None,
+            pid: None,
+            message: "",
+            fields: FieldBuf::new(),
+        }
+    }
+
+    /// The owned record, received at `ctx.now` from `ctx.source`.
+    pub fn to_record(&self, ctx: &Ctx<'_>) -> LogRecord {
+        LogRecord {
+            timestamp: self.timestamp,
+            received: ctx.now,
+            source: ctx.source.to_owned(),
+            format: F.name().to_owned(),
+            hostname: self.hostname.map(str::to_owned),
+            service: self.service.map(str::to_owned),
+            pid: self.pid,
+            facility: self.facility,
+            severity: self.severity,
+            message: self.message.to_owned(),
+            fields: self.fields.to_fields(),
+            container: None,
+        }
+    }
 }
 
 /// Parses one RFC 3164 line into parts borrowed from it (no allocation).
 pub fn parse_parts<'a>(line: &'a str, ctx: &Ctx<'_>) -> Result<SyslogParts<'a>, ParseError> {
+    parse_parts_with(line, ctx, None)
+}
+
+/// [`parse_parts`]; `time` is the BSD timestamp at the start of `line` (which then has no
+/// PRI) when the caller has already parsed it.
+fn parse_parts_with<'a>(
+    line: &'a str,
+    ctx: &Ctx<'_>,
+    time: Option<(BsdTime, usize)>,
+) -> Result<SyslogParts<'a>, ParseError> {
     let (pri, rest) = split_pri(line, F)?;
     let base = line.len() - rest.len();
     let mut parts = SyslogParts {
@@ -41,7 +171,11 @@ pub fn parse_parts<'a>(line: &'a str, ctx: &Ctx<'_>) -> Result<SyslogParts<'a>, 
         ..SyslogParts::default()
     };
     let mut after = rest;
-    if let Some((t, used)) = bsd_time_prefix(rest) {
+    let time = match time {
+        Some(t) if pri.is_none() => Some(t),
+        _ => bsd_time_prefix(rest),
+    };
+    if let Some((t, used)) = time {
         parts.timestamp = Some(resolve_bsd(t, ctx.tz, ctx.now).ok_or(ParseError::invalid(
             F,
             base,
@@ -97,7 +231,7 @@ pub struct SyslogParts<'a> {
     /// Facility and severity from `<PRI>`.
     pub pri: Option<(u8, u8)>,
     /// The timestamp, when the line has one.
-    pub timestamp: Option<chrono::DateTime<chrono::Utc>>,
+    pub timestamp: Option<DateTime<Utc>>,
     /// The host name.
     pub hostname: Option<&'a str>,
     /// The program tag, as written.
@@ -106,30 +240,6 @@ pub struct SyslogParts<'a> {
     pub pid: Option<&'a str>,
     /// The free text after the header.
     pub message: &'a str,
-}
-
-impl SyslogParts<'_> {
-    /// Copies the header into `rec` (the message is set by the caller).
-    pub(crate) fn fill(&self, rec: &mut LogRecord) {
-        apply_pri(rec, self.pri);
-        if let Some(t) = self.timestamp {
-            rec.timestamp = t;
-        }
-        rec.hostname = self.hostname.map(str::to_owned);
-        if let Some(tag) = self.tag {
-            let service = service_name(tag);
-            if service != tag {
-                rec.fields.insert("program", tag);
-            }
-            rec.service = Some(service);
-        }
-        if let Some(p) = self.pid {
-            match p.parse::<u32>() {
-                Ok(n) => rec.pid = Some(n),
-                Err(_) => rec.fields.insert("procid", p),
-            }
-        }
-    }
 }
 
 /// Splits `TAG[PID]: MSG` or `TAG: MSG`; returns (tag, pid, message). Without a tag the whole

@@ -63,7 +63,7 @@ pub fn parse(line: &str, ctx: &Ctx<'_>) -> Result<LogRecord, ParseError> {
         rec.hostname = Some(host.to_owned());
     }
     if app != "-" {
-        rec.service = Some(service_name(app));
+        rec.service = Some(service_name(app).to_owned());
         if rec.service.as_deref() != Some(app) {
             rec.fields.insert("program", app);
         }
