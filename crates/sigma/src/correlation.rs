@@ -4,7 +4,7 @@
 //! Eviction drops one group at a time and counts it; nothing ever clears the whole state, so a
 //! flood of distinct keys costs an attacker their own oldest groups, not everyone's windows.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use ironpost_core::Event;
 use ironpost_core::alert::MAX_EVIDENCE;
@@ -16,14 +16,61 @@ use crate::rule::{CorrelationRule, CorrelationType};
 pub(crate) enum Window {
     /// Event times (nanoseconds) of matches, oldest first.
     Count(VecDeque<i64>),
-    /// Times and values, oldest first.
-    Values(VecDeque<(i64, String)>),
-    /// Times and numbers, oldest first.
-    Numbers(VecDeque<(i64, f64)>),
+    /// Distinct values with the time each was last seen, and the times of every match.
+    Values(Box<ValueWindow>),
+    /// Times and numbers, oldest first, and their running sum.
+    Numbers(VecDeque<(i64, f64)>, f64),
     /// Per referenced rule, the last time it matched.
     Temporal(Vec<Option<i64>>),
     /// Per step, the start time of the earliest-possible ordered chain that reached it.
     Ordered(Vec<Option<i64>>),
+}
+
+/// The state of a `value_count` group: every update costs O(log distinct values), whatever the
+/// number of matches in the window (rebuilding the set of values on each match made a source
+/// that matches often but stays under the threshold cost more and more).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ValueWindow {
+    /// Each distinct value and the time it was last seen.
+    latest: HashMap<String, i64>,
+    /// The same, ordered by time, so that values seen only before the window leave it first.
+    by_time: BTreeSet<(i64, String)>,
+    /// Times of the matches in the window (for the alert's count and window start).
+    times: VecDeque<i64>,
+    /// Bytes of the distinct values.
+    value_bytes: usize,
+}
+
+impl ValueWindow {
+    fn add(&mut self, t: i64, value: String) {
+        match self.latest.get_mut(&value) {
+            Some(last) if *last >= t => {}
+            Some(last) => {
+                self.by_time.remove(&(*last, value.clone()));
+                *last = t;
+                self.by_time.insert((t, value));
+            }
+            None => {
+                self.value_bytes += 32 + value.len();
+                self.latest.insert(value.clone(), t);
+                self.by_time.insert((t, value));
+            }
+        }
+    }
+
+    fn expire(&mut self, horizon: i64) {
+        while self.times.front().is_some_and(|&x| x < horizon) {
+            self.times.pop_front();
+        }
+        while let Some((t, _)) = self.by_time.first()
+            && *t < horizon
+        {
+            if let Some((_, v)) = self.by_time.pop_first() {
+                self.value_bytes = self.value_bytes.saturating_sub(32 + v.len());
+                self.latest.remove(&v);
+            }
+        }
+    }
 }
 
 /// One group's state.
@@ -52,8 +99,8 @@ const EVIDENCE_COST: usize = 512;
 fn cost_of(key: &(usize, String), s: &GroupState) -> usize {
     let w = match &s.window {
         Window::Count(d) => d.len() * 8,
-        Window::Values(d) => d.iter().map(|(_, v)| 32 + v.len()).sum(),
-        Window::Numbers(d) => d.len() * 16,
+        Window::Values(w) => w.value_bytes * 2 + w.times.len() * 8,
+        Window::Numbers(d, _) => d.len() * 16,
         Window::Temporal(v) | Window::Ordered(v) => v.len() * 16,
     };
     ENTRY_OVERHEAD + key.1.len() + w + s.evidence.len() * EVIDENCE_COST
@@ -118,9 +165,9 @@ impl CorrelationState {
             None => {
                 let window = match corr.kind {
                     CorrelationType::EventCount => Window::Count(VecDeque::new()),
-                    CorrelationType::ValueCount => Window::Values(VecDeque::new()),
+                    CorrelationType::ValueCount => Window::Values(Box::default()),
                     CorrelationType::ValueSum | CorrelationType::ValueAvg => {
-                        Window::Numbers(VecDeque::new())
+                        Window::Numbers(VecDeque::new(), 0.0)
                     }
                     CorrelationType::Temporal => Window::Temporal(vec![None; corr.rules.len()]),
                     CorrelationType::TemporalOrdered => {
@@ -157,31 +204,38 @@ impl CorrelationState {
                     .holds(n as f64)
                     .then(|| (n, d.iter().copied().min().unwrap_or(t)))
             }
-            Window::Values(d) => {
+            Window::Values(w) => {
                 if let Some(v) = value {
-                    d.push_back((t, v));
+                    w.times.push_back(t);
+                    w.add(t, v);
                 }
-                while d.front().is_some_and(|(x, _)| *x < horizon) {
-                    d.pop_front();
-                }
-                let distinct: HashSet<&str> = d.iter().map(|(_, v)| v.as_str()).collect();
-                let n = distinct.len() as u64;
-                corr.condition
-                    .holds(n as f64)
-                    .then(|| (d.len() as u64, d.iter().map(|(x, _)| *x).min().unwrap_or(t)))
+                w.expire(horizon);
+                let n = w.latest.len() as u64;
+                corr.condition.holds(n as f64).then(|| {
+                    (
+                        w.times.len() as u64,
+                        w.times.iter().copied().min().unwrap_or(t),
+                    )
+                })
             }
-            Window::Numbers(d) => {
+            Window::Numbers(d, sum) => {
                 if let Some(x) = value.and_then(|v| v.trim().parse::<f64>().ok()) {
                     d.push_back((t, x));
+                    *sum += x;
                 }
                 while d.front().is_some_and(|(x, _)| *x < horizon) {
-                    d.pop_front();
+                    if let Some((_, x)) = d.pop_front() {
+                        *sum -= x;
+                    }
                 }
-                let sum: f64 = d.iter().map(|(_, x)| x).sum();
+                if d.is_empty() {
+                    // No drift from a long run of additions and removals.
+                    *sum = 0.0;
+                }
                 let metric = match corr.kind {
-                    CorrelationType::ValueAvg if !d.is_empty() => sum / d.len() as f64,
+                    CorrelationType::ValueAvg if !d.is_empty() => *sum / d.len() as f64,
                     CorrelationType::ValueAvg => f64::NAN,
-                    _ => sum,
+                    _ => *sum,
                 };
                 corr.condition
                     .holds(metric)
