@@ -35,9 +35,8 @@ pub(crate) struct ValueWindow {
     latest: HashMap<String, i64>,
     /// The same, ordered by time, so that values seen only before the window leave it first.
     by_time: BTreeSet<(i64, String)>,
-    /// Times of the matches in the window (for the alert's count and window start).
-    times: VecDeque<i64>,
-    /// Bytes of the distinct values.
+    /// Bytes of the distinct values: the memory of the group does not grow with the number of
+    /// matches, only with the number of distinct values.
     value_bytes: usize,
 }
 
@@ -59,9 +58,6 @@ impl ValueWindow {
     }
 
     fn expire(&mut self, horizon: i64) {
-        while self.times.front().is_some_and(|&x| x < horizon) {
-            self.times.pop_front();
-        }
         while let Some((t, _)) = self.by_time.first()
             && *t < horizon
         {
@@ -99,7 +95,7 @@ const EVIDENCE_COST: usize = 512;
 fn cost_of(key: &(usize, String), s: &GroupState) -> usize {
     let w = match &s.window {
         Window::Count(d) => d.len() * 8,
-        Window::Values(w) => w.value_bytes * 2 + w.times.len() * 8,
+        Window::Values(w) => w.value_bytes * 2,
         Window::Numbers(d, _) => d.len() * 16,
         Window::Temporal(v) | Window::Ordered(v) => v.len() * 16,
     };
@@ -206,17 +202,15 @@ impl CorrelationState {
             }
             Window::Values(w) => {
                 if let Some(v) = value {
-                    w.times.push_back(t);
                     w.add(t, v);
                 }
                 w.expire(horizon);
+                // The alert counts the distinct values; its window starts at the earliest time
+                // a value still in the window was last seen.
                 let n = w.latest.len() as u64;
-                corr.condition.holds(n as f64).then(|| {
-                    (
-                        w.times.len() as u64,
-                        w.times.iter().copied().min().unwrap_or(t),
-                    )
-                })
+                corr.condition
+                    .holds(n as f64)
+                    .then(|| (n, w.by_time.first().map_or(t, |(x, _)| *x)))
             }
             Window::Numbers(d, sum) => {
                 if let Some(x) = value.and_then(|v| v.trim().parse::<f64>().ok()) {

@@ -363,6 +363,60 @@ correlation:
 }
 
 #[test]
+fn a_value_count_group_under_its_threshold_stays_small_however_often_it_matches() {
+    let rules = r#"
+title: Fail
+name: fail
+logsource: {product: linux, service: sshd}
+detection: {sel: 'Failed password', condition: sel}
+---
+title: Spray
+id: spray
+correlation:
+  type: value_count
+  rules: [fail]
+  group-by: [src_ip]
+  timespan: 10m
+  condition: {field: user, gte: 3}
+"#;
+    let mut e = engine(
+        &[rules],
+        EngineConfig {
+            suppression_secs: 0,
+            ..EngineConfig::default()
+        },
+    );
+    let users = ["a", "b"];
+    let events: Vec<Event> = (0..20_000)
+        .map(|i| {
+            sshd(
+                i / 100,
+                "Failed password",
+                &[("user", users[(i % 2) as usize]), ("src_ip", "9.9.9.9")],
+            )
+        })
+        .collect();
+    assert!(run(&mut e, &events).is_empty());
+    let s = e.stats();
+    assert_eq!(s.correlation_groups, 1);
+    assert!(
+        s.correlation_bytes < 8_192,
+        "two distinct values, 20 000 matches: {s:?}"
+    );
+    // The third distinct value fires, with the distinct count.
+    let alerts = run(
+        &mut e,
+        &[sshd(
+            300,
+            "Failed password",
+            &[("user", "c"), ("src_ip", "9.9.9.9")],
+        )],
+    );
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].alert.count, 3);
+}
+
+#[test]
 fn correlation_memory_is_capped_with_counted_lru_eviction() {
     let cap = 4096;
     let mut e = engine(
