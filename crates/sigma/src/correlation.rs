@@ -184,11 +184,19 @@ impl CorrelationState {
         let now = t.max(state.last_seen);
         state.last_seen = now;
         let horizon = now.saturating_sub(span);
-        // Keep the latest events: the oldest ones are the first to leave the window.
-        if state.evidence.len() >= MAX_EVIDENCE {
+        // Evidence: the earliest matches still in the window, up to MAX_EVIDENCE. Once a group
+        // holds that many, further matches are not copied (a copy allocates as much as the
+        // event itself), until its oldest ones leave the window.
+        while state.evidence.front().is_some_and(|e| {
+            e.timestamp()
+                .timestamp_nanos_opt()
+                .is_some_and(|n| n < horizon)
+        }) {
             state.evidence.pop_front();
         }
-        state.evidence.push_back(evidence.clone());
+        if state.evidence.len() < MAX_EVIDENCE {
+            state.evidence.push_back(evidence.clone());
+        }
         let fired: Option<(u64, i64)> = match &mut state.window {
             Window::Count(d) => {
                 d.push_back(t);

@@ -86,7 +86,7 @@ impl Default for GeneralConfig {
             log_level: "info".into(),
             log_format: "json".into(),
             pid_file: PathBuf::new(),
-            event_queue: 65_536,
+            event_queue: 16_384,
             alert_queue: 8_192,
             shutdown_timeout_secs: 8,
             watch_interval_ms: 2_000,
