@@ -34,6 +34,30 @@ pub use release::{ContainerView, Release};
 /// The module name in records, metrics and status.
 pub const MODULE: &str = "container_guard";
 
+/// Every counter of the guard (docs/metrics.md), created at zero when it starts.
+pub const COUNTERS: &[&str] = &[
+    "alerts",
+    "unattributed",
+    "ambiguous",
+    "no_policy",
+    "protected",
+    "cooldown",
+    "breaker_open",
+    "dry_run",
+    "awaiting_approval",
+    "queued",
+    "queue_full",
+    "actions_done",
+    "actions_failed",
+    "action_retries",
+    "released",
+    "records_written",
+    "records_dropped",
+    "record_write_errors",
+    "inventory_resyncs",
+    "log_lines",
+];
+
 /// The label that keeps a container out of every response.
 pub const PROTECT_LABEL: &str = "ironpost.protect";
 
@@ -160,23 +184,7 @@ impl Guard {
         counters: Counters,
     ) -> Arc<Guard> {
         let (work_tx, work_rx) = mpsc::channel(settings.queue);
-        for name in [
-            "alerts",
-            "unattributed",
-            "ambiguous",
-            "no_policy",
-            "protected",
-            "cooldown",
-            "breaker_open",
-            "dry_run",
-            "awaiting_approval",
-            "queued",
-            "queue_full",
-            "actions_done",
-            "actions_failed",
-            "action_retries",
-            "released",
-        ] {
+        for name in COUNTERS {
             counters.counter(name);
         }
         Arc::new(Guard {

@@ -133,28 +133,7 @@ impl Module for ContainerGuardModule {
     }
 
     fn counters(&self) -> &'static [&'static str] {
-        &[
-            "alerts",
-            "unattributed",
-            "ambiguous",
-            "no_policy",
-            "protected",
-            "cooldown",
-            "breaker_open",
-            "dry_run",
-            "awaiting_approval",
-            "queued",
-            "queue_full",
-            "actions_done",
-            "actions_failed",
-            "action_retries",
-            "released",
-            "records_written",
-            "records_dropped",
-            "record_write_errors",
-            "inventory_resyncs",
-            "log_lines",
-        ]
+        crate::guard::COUNTERS
     }
 
     fn run(self: Arc<Self>, ctx: ModuleContext) -> ModuleFuture {
