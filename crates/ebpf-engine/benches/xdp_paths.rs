@@ -4,12 +4,15 @@
 //!
 //! Then packets per second through a veth pair between two network namespaces it creates: the
 //! sensor attached natively on one end, a generator program run in live-frames mode on the
-//! other end transmitting 64-byte frames, counted by the sensor's own packet counter.
+//! other end transmitting 64-byte frames, counted at the receiver: the sensor with the frames'
+//! source blocklisted (dropped in XDP) and on no list (passed to the kernel's stack), beside a
+//! program that only counts and drops, all in the same run.
 //!
 //! `cargo bench -p ironpost-ebpf-engine --bench xdp_paths` (as root). The repeat count is
 //! `IRONPOST_BENCH_REPEAT` (default 1 000 000); the prefix count of the CIDR paths is
 //! `IRONPOST_BENCH_PREFIXES` (default 100 000); the veth run sends `IRONPOST_BENCH_FRAMES`
-//! frames (default 20 000 000).
+//! frames (default 20 000 000) to each receiver; `IRONPOST_BENCH_THREADED=1` repeats the veth
+//! runs with the receiver's NAPI in a kernel thread of its own.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
@@ -18,7 +21,8 @@ use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::time::Instant;
 
-use aya::programs::{TestRun, TestRunAttrs, TestRunOptions, Xdp};
+use aya::maps::{MapData, PerCpuArray};
+use aya::programs::{TestRun, TestRunAttrs, TestRunOptions, Xdp, XdpMode};
 use ironpost_ebpf_engine::xdp::abi::{IP_ACTION_DROP, IpRule, KernelConfig, Stat};
 use ironpost_ebpf_engine::xdp::frame::{Frame, Ipv6Ext, TCP_ACK, TCP_SYN, TPID_8021Q, Transport};
 use ironpost_ebpf_engine::xdp::program::{
@@ -51,6 +55,7 @@ fn load(prefixes: u32) -> XdpProgram {
         cooldown_ns: 60_000_000_000,
         syn_threshold: 1000,
         port_threshold: 50,
+        ..KernelConfig::default()
     })
     .unwrap();
     let drop = IpRule {
@@ -158,6 +163,17 @@ fn main() {
     ));
     let drop = Frame::ipv4(blocked, DST, tcp(TCP_ACK)).build_padded(60);
     rows.push(measure(&mut p, "drop: exact IPv4 match", &drop, repeat));
+    // The same with an allowlist in use (that does not cover the source): it is looked up.
+    for i in 0..100u8 {
+        p.insert_allow(IpNet::host(Ipv4Addr::new(203, 0, 113, i).into()), 0)
+            .unwrap();
+    }
+    rows.push(measure(
+        &mut p,
+        "drop: exact IPv4 match, allowlist in use",
+        &drop,
+        repeat,
+    ));
     drop_program(p);
 
     let mut p = load(prefixes);
@@ -197,13 +213,43 @@ fn main() {
     }
 
     let frames = env_u32("IRONPOST_BENCH_FRAMES", 20_000_000);
-    match veth_rate(frames) {
-        Ok((mode, received, pps)) => println!(
-            "veth: {frames} live 60-byte frames (64 with FCS) sent, {received} counted by the sensor ({} mode) at the receiver: {:.2} Mpps",
-            mode.as_str(),
-            pps / 1e6
-        ),
-        Err(e) => println!("veth: not measured: {e}"),
+    println!(
+        "veth, native mode, {frames} live 60-byte frames (64 with FCS) per run, counted at the receiver"
+    );
+    println!(
+        "{:<52} {:>14} {:>12} {:>8}",
+        "receiver", "NAPI", "received", "Mpps"
+    );
+    // IRONPOST_BENCH_THREADED=1 adds runs with the receiver's NAPI in a thread of its own.
+    let threaded_too = std::env::var("IRONPOST_BENCH_THREADED").is_ok_and(|v| v == "1");
+    for threaded in [false, true] {
+        if threaded && !threaded_too {
+            break;
+        }
+        for receiver in [
+            Receiver::CountDrop,
+            Receiver::SensorDrop,
+            Receiver::SensorPass,
+        ] {
+            let napi = if threaded {
+                "own thread"
+            } else {
+                "sender's CPU"
+            };
+            match veth_rate(frames, receiver, threaded) {
+                Ok((mode, received, pps)) => {
+                    assert_eq!(mode, AttachMode::Native, "the veth runs are native");
+                    println!(
+                        "{:<52} {:>14} {:>12} {:>8.2}",
+                        receiver.label(),
+                        napi,
+                        received,
+                        pps / 1e6
+                    )
+                }
+                Err(e) => println!("{:<52} {napi:>14} not measured: {e}", receiver.label()),
+            }
+        }
     }
 }
 
@@ -251,9 +297,59 @@ fn within<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
-/// Packets per second the sensor (native, on the receiving end) counts while the generator
-/// transmits `frames` 64-byte frames into the pair.
-fn veth_rate(frames: u32) -> Result<(AttachMode, u64, f64), String> {
+/// What runs on the receiving end of the veth pair.
+#[derive(Clone, Copy)]
+enum Receiver {
+    /// The sensor, the source on no list: every frame passed up to the kernel's stack.
+    SensorPass,
+    /// The sensor with the frames' source on the blocklist: every frame dropped in XDP.
+    SensorDrop,
+    /// A program that counts each frame and drops it: the baseline.
+    CountDrop,
+}
+
+impl Receiver {
+    fn label(self) -> &'static str {
+        match self {
+            Receiver::SensorPass => "sensor, source on no list (XDP_PASS to the stack)",
+            Receiver::SensorDrop => "sensor, source blocklisted (XDP_DROP)",
+            Receiver::CountDrop => "baseline: count and XDP_DROP",
+        }
+    }
+}
+
+/// What the receiving end holds while frames arrive: the sensor, or the baseline's object.
+enum Attached {
+    Sensor(Box<XdpProgram>),
+    Baseline(aya::Ebpf),
+}
+
+impl Attached {
+    fn received(&self) -> Result<u64, String> {
+        match self {
+            Attached::Sensor(p) => Ok(p.stats().map_err(|e| e.to_string())?.get(Stat::Packets)),
+            Attached::Baseline(ebpf) => {
+                let seen: PerCpuArray<&MapData, u64> = ebpf
+                    .map("seen")
+                    .ok_or("no map `seen`")?
+                    .try_into()
+                    .map_err(|e: aya::maps::MapError| e.to_string())?;
+                let values = seen.get(&0, 0).map_err(|e| e.to_string())?;
+                Ok(values.iter().sum())
+            }
+        }
+    }
+}
+
+/// Packets per second the receiving end (native mode) counts while the generator transmits
+/// `frames` 64-byte frames into the pair. With `threaded`, the receiver's NAPI runs in a
+/// kernel thread of its own, so it can use the other core than the generator's, as a NIC's
+/// interrupt and the sending application would.
+fn veth_rate(
+    frames: u32,
+    receiver: Receiver,
+    threaded: bool,
+) -> Result<(AttachMode, u64, f64), String> {
     let id = std::process::id();
     let pair = VethPair {
         namespaces: [format!("ipxbench-g{id}"), format!("ipxbench-r{id}")],
@@ -261,22 +357,61 @@ fn veth_rate(frames: u32) -> Result<(AttachMode, u64, f64), String> {
     let [gen_ns, recv_ns] = &pair.namespaces;
     ip(&["netns", "add", gen_ns])?;
     ip(&["netns", "add", recv_ns])?;
+    let (gen_if, recv_if) = (format!("ipxg{id}"), format!("ipxr{id}"));
     ip(&[
-        "link", "add", "ipxgen", "netns", gen_ns, "type", "veth", "peer", "name", "ipxrecv",
-        "netns", recv_ns,
+        "link", "add", &gen_if, "netns", gen_ns, "type", "veth", "peer", "name", &recv_if, "netns",
+        recv_ns,
     ])?;
-    ip(&["-n", gen_ns, "link", "set", "ipxgen", "up"])?;
-    ip(&["-n", recv_ns, "link", "set", "ipxrecv", "up"])?;
-    // The generator's end needs an XDP program of its own for veth to accept XDP_TX frames.
-    let (mode, sensor) = within(recv_ns, || {
-        let mut sensor = load(0);
-        let mode = sensor
-            .attach("ipxrecv", Some(AttachMode::Native))
-            .map_err(|e| e.to_string())?;
-        Ok::<_, String>((mode, sensor))
+    ip(&["-n", gen_ns, "link", "set", &gen_if, "up"])?;
+    ip(&["-n", recv_ns, "link", "set", &recv_if, "up"])?;
+    let source = Ipv4Addr::new(198, 51, 100, 1);
+    let (mode, attached) = within(recv_ns, || match receiver {
+        Receiver::SensorPass | Receiver::SensorDrop => {
+            let mut sensor = load(0);
+            if matches!(receiver, Receiver::SensorDrop) {
+                sensor
+                    .insert_block(
+                        IpNet::host(source.into()),
+                        IpRule {
+                            action: IP_ACTION_DROP,
+                            ..IpRule::default()
+                        },
+                    )
+                    .map_err(|e| e.to_string())?;
+            }
+            let mode = sensor
+                .attach(&recv_if, Some(AttachMode::Native))
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((mode, Attached::Sensor(Box::new(sensor))))
+        }
+        Receiver::CountDrop => {
+            let mut ebpf = aya::Ebpf::load(GENERATOR_OBJECT).map_err(|e| e.to_string())?;
+            let program: &mut Xdp = ebpf
+                .program_mut("ironpost_xdp_count_drop")
+                .ok_or("no counting program")?
+                .try_into()
+                .map_err(|e: aya::programs::ProgramError| e.to_string())?;
+            program.load().map_err(|e| e.to_string())?;
+            program
+                .attach(&recv_if, XdpMode::Driver)
+                .map_err(|e| e.to_string())?;
+            Ok((AttachMode::Native, Attached::Baseline(ebpf)))
+        }
     })?;
+    if threaded {
+        // The NAPI instance exists once XDP is attached; `ip netns exec` mounts the
+        // namespace's own sysfs.
+        ip(&[
+            "netns",
+            "exec",
+            recv_ns,
+            "sh",
+            "-c",
+            &format!("echo 1 > /sys/class/net/{recv_if}/threaded"),
+        ])?;
+    }
     let frame = Frame::ipv4(
-        Ipv4Addr::new(198, 51, 100, 1),
+        source,
         DST,
         Transport::Udp {
             src_port: 40000,
@@ -284,7 +419,7 @@ fn veth_rate(frames: u32) -> Result<(AttachMode, u64, f64), String> {
         },
     )
     .build_padded(60);
-    let (sent, elapsed) = within(gen_ns, || -> Result<(u32, Duration), String> {
+    let elapsed = within(gen_ns, || -> Result<Duration, String> {
         let mut ebpf = aya::Ebpf::load(GENERATOR_OBJECT).map_err(|e| e.to_string())?;
         let program: &mut Xdp = ebpf
             .program_mut(GENERATOR_PROGRAM_NAME)
@@ -293,7 +428,7 @@ fn veth_rate(frames: u32) -> Result<(AttachMode, u64, f64), String> {
             .map_err(|e: aya::programs::ProgramError| e.to_string())?;
         program.load().map_err(|e| e.to_string())?;
         let ifindex = {
-            let name = std::ffi::CString::new("ipxgen").unwrap();
+            let name = std::ffi::CString::new(gen_if.as_str()).unwrap();
             // SAFETY: a NUL-terminated name we own.
             unsafe { libc::if_nametoindex(name.as_ptr()) }
         };
@@ -310,17 +445,13 @@ fn veth_rate(frames: u32) -> Result<(AttachMode, u64, f64), String> {
         opts.attrs = TestRunAttrs::new().xdp_live_frames(64);
         let started = Instant::now();
         program.test_run(opts).map_err(|e| e.to_string())?;
-        Ok((frames, started.elapsed()))
+        Ok(started.elapsed())
     })?;
     // Frames still in flight arrive within a moment; the count only grows.
     std::thread::sleep(Duration::from_millis(200));
-    let received = sensor
-        .stats()
-        .map_err(|e| e.to_string())?
-        .get(Stat::Packets);
-    let _ = sent;
+    let received = attached.received()?;
     let pps = received as f64 / elapsed.as_secs_f64();
-    drop(sensor);
+    drop(attached);
     drop(pair);
     Ok((mode, received, pps))
 }

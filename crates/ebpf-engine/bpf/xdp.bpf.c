@@ -148,15 +148,39 @@ static __noinline int stat_rare(enum xdp_stat index)
 	return 0;
 }
 
+/* The coarse clock as last read on this CPU, and the jiffies value it was read at. */
+struct clock_cache {
+	__u64 jiffies;
+	__u64 ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct clock_cache);
+} clock SEC(".maps");
+
 /*
- * CLOCK_MONOTONIC at tick resolution: windows, cooldowns and expiries are seconds long, and
- * the coarse clock is a memory read where the precise one costs tens of nanoseconds a packet.
+ * CLOCK_MONOTONIC at tick resolution: windows, cooldowns and expiries are seconds long. The
+ * coarse clock only moves on a tick, so it is read once per tick and CPU and cached beside the
+ * jiffies value of that tick: bpf_jiffies64 is inlined by the verifier into a load, where the
+ * coarse clock helper measured about 20 ns a call on the drop path.
  */
 static __always_inline __u64 clock_now(const struct xdp_config *cfg)
 {
 	if (cfg && cfg->now_ns)
 		return cfg->now_ns;
-	return bpf_ktime_get_coarse_ns();
+	__u32 zero = 0;
+	struct clock_cache *c = bpf_map_lookup_elem(&clock, &zero);
+	if (!c)
+		return bpf_ktime_get_coarse_ns();
+	__u64 j = bpf_jiffies64();
+	if (c->jiffies != j || c->ns == 0) {
+		c->jiffies = j;
+		c->ns = bpf_ktime_get_coarse_ns();
+	}
+	return c->ns;
 }
 
 static __always_inline void count_l4(__u8 proto, __u64 bytes)
@@ -261,10 +285,12 @@ static __always_inline int ipv6_ext_header(__u8 next)
 	       next == IPPROTO_AH || next == IPPROTO_FRAGMENT;
 }
 
-/* Looks `pkt` up in the allowlist; 1 when present and live. */
+/* Looks `pkt` up in the allowlist (unless that family's is empty); 1 when present and live. */
 static __always_inline int allowed(const struct packet *pkt, const struct xdp_config *cfg)
 {
 	struct ip_rule *r;
+	if (cfg && !(cfg->allow_families & (pkt->family == 4 ? ALLOW_V4 : ALLOW_V6)))
+		return 0;
 	if (pkt->family == 4) {
 		struct lpm_v4_key k = { .prefixlen = 32 };
 		__builtin_memcpy(k.addr, &pkt->src[12], 4);

@@ -46,7 +46,13 @@ struct xdp_config {
 	__u64 cooldown_ns;    /* least time between two reports of the same block entry */
 	__u32 syn_threshold;  /* SYNs per source and window that make a SYN flood; 0 = off */
 	__u32 port_threshold; /* distinct destination ports per source and window; 0 = off */
+	__u32 allow_families; /* ALLOW_* bits: which allowlist has entries (kept by the loader) */
+	__u32 reserved;
 };
+
+/* Bits of xdp_config.allow_families: an empty allowlist is not looked up. */
+#define ALLOW_V4 1
+#define ALLOW_V6 2
 
 /* Distinct destination ports are tracked in a bitmap of this many bits (port modulo size). */
 #define PORT_BITMAP_WORDS 16

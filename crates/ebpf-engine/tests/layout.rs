@@ -139,7 +139,9 @@ fn shared_structs_have_the_same_layout_on_both_sides() {
             window_ns,
             cooldown_ns,
             syn_threshold,
-            port_threshold
+            port_threshold,
+            allow_families,
+            reserved
         ]
     );
     check_struct!(

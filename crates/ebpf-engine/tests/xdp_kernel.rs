@@ -9,13 +9,14 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use common::*;
 use ironpost_ebpf_engine::xdp::abi::{
-    EVENT_BLOCKED_SOURCE, EVENT_PORT_SCAN, EVENT_SYN_FLOOD, IP_ACTION_DROP, IP_ACTION_MONITOR,
-    IpRule, REPORTED_PORT_SCAN, REPORTED_SYN_FLOOD, Stat,
+    ALLOW_V4, ALLOW_V6, EVENT_BLOCKED_SOURCE, EVENT_PORT_SCAN, EVENT_SYN_FLOOD, IP_ACTION_DROP,
+    IP_ACTION_MONITOR, IpRule, REPORTED_PORT_SCAN, REPORTED_SYN_FLOOD, Stat,
 };
 use ironpost_ebpf_engine::xdp::frame::{
     Frame, Ipv6Ext, TCP_ACK, TCP_RST, TCP_SYN, TPID_8021AD, TPID_8021Q, Transport,
 };
 use ironpost_ebpf_engine::xdp::net::from_mapped_bytes;
+use ironpost_ebpf_engine::xdp::program::monotonic_ns;
 use ironpost_ebpf_engine::xdp::{Verdict, XdpProgram};
 
 fn run(p: &mut XdpProgram, frame: &[u8]) -> Verdict {
@@ -446,6 +447,53 @@ fn the_allowlist_is_checked_before_the_blocklist() {
     assert!(p.source_state(IpAddr::V4(v4(50))).unwrap().is_none());
     assert!(p.remove_allow(host(v4(50))).unwrap());
     assert_eq!(run(&mut p, &syn4(v4(50), 1)), Verdict::Drop);
+}
+
+#[test]
+fn the_kernel_skips_an_empty_allowlist_and_set_config_keeps_that_flag() {
+    let Some(mut p) = load() else { return };
+    p.insert_block(host(v4(70)), drop_rule()).unwrap();
+    assert_eq!(p.config().unwrap().allow_families, 0);
+    p.insert_allow(host(v4(70)), 0).unwrap();
+    assert_eq!(p.config().unwrap().allow_families, ALLOW_V4);
+    // A caller's config (thresholds, clock) never clears what the allowlists hold.
+    p.set_config(&config(T0 + SEC)).unwrap();
+    assert_eq!(p.config().unwrap().allow_families, ALLOW_V4);
+    assert_eq!(run(&mut p, &syn4(v4(70), 1)), Verdict::Pass);
+    p.insert_allow(net("2001:db8::/48"), 0).unwrap();
+    assert_eq!(p.config().unwrap().allow_families, ALLOW_V4 | ALLOW_V6);
+    assert!(p.remove_allow(host(v4(70))).unwrap());
+    assert_eq!(p.config().unwrap().allow_families, ALLOW_V6);
+    assert_eq!(run(&mut p, &syn4(v4(70), 1)), Verdict::Drop);
+    // Removing what is not there changes nothing.
+    assert!(!p.remove_allow(host(v4(70))).unwrap());
+    assert_eq!(p.config().unwrap().allow_families, ALLOW_V6);
+    assert!(p.remove_allow(net("2001:db8::/48")).unwrap());
+    assert_eq!(p.config().unwrap().allow_families, 0);
+    assert_eq!(p.stats().unwrap().get(Stat::AllowHits), 1);
+}
+
+#[test]
+fn on_its_own_clock_the_kernel_lets_an_entry_expire() {
+    // now_ns 0: the program reads the coarse monotonic clock (cached per tick and CPU).
+    let Some(mut p) = load() else { return };
+    p.set_config(&config(0)).unwrap();
+    let expires_ns = monotonic_ns() + 300_000_000;
+    p.insert_block(
+        host(v4(80)),
+        IpRule {
+            action: IP_ACTION_DROP,
+            expires_ns,
+            ..IpRule::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(run(&mut p, &syn4(v4(80), 1)), Verdict::Drop);
+    while monotonic_ns() < expires_ns + 100_000_000 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(run(&mut p, &syn4(v4(80), 1)), Verdict::Pass);
+    assert_eq!(p.stats().unwrap().get(Stat::DropBlockExact), 1);
 }
 
 #[test]

@@ -65,7 +65,19 @@ pub struct KernelConfig {
     pub syn_threshold: u32,
     /// Distinct destination ports per source and window that make a port scan; 0 = off.
     pub port_threshold: u32,
+    /// [`ALLOW_V4`] and [`ALLOW_V6`] bits: which allowlist has entries. [`XdpProgram`] keeps
+    /// these itself whatever a caller of `set_config` passes.
+    ///
+    /// [`XdpProgram`]: crate::xdp::XdpProgram
+    pub allow_families: u32,
+    /// Padding.
+    pub reserved: u32,
 }
+
+/// Bit of [`KernelConfig::allow_families`]: the IPv4 allowlist has entries.
+pub const ALLOW_V4: u32 = 1;
+/// Bit of [`KernelConfig::allow_families`]: the IPv6 allowlist has entries.
+pub const ALLOW_V6: u32 = 2;
 
 /// `struct src_state`: per-source detection state in the LRU hash.
 #[repr(C)]

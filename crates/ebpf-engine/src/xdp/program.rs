@@ -13,7 +13,7 @@ use aya::maps::{Array, HashMap, MapData, MapError, PerCpuArray, RingBuf};
 use aya::programs::{ProgramError, TestRun, TestRunOptions, Xdp, XdpMode};
 use aya::{Ebpf, EbpfLoader};
 
-use super::abi::{Ip6Key, IpRule, KernelConfig, STAT_COUNT, SrcState, Stat};
+use super::abi::{ALLOW_V4, ALLOW_V6, Ip6Key, IpRule, KernelConfig, STAT_COUNT, SrcState, Stat};
 use super::net::{IpNet, to_mapped_bytes};
 
 /// The compiled XDP object, embedded at build time.
@@ -212,6 +212,8 @@ pub struct XdpProgram {
     allow_v6: LpmTrie<MapData, [u8; 16], IpRule>,
     src_states: HashMap<MapData, Ip6Key, SrcState>,
     config: Array<MapData, KernelConfig>,
+    /// `KernelConfig::allow_families` as the allowlists stand.
+    allow_families: u32,
     stats: PerCpuArray<MapData, u64>,
     events: Option<RingBuf<MapData>>,
     attached: Option<(String, AttachMode)>,
@@ -270,6 +272,7 @@ impl XdpProgram {
             allow_v6: take!("allow_v6", LpmTrie<MapData, [u8; 16], IpRule>),
             src_states: take!("src_states", HashMap<MapData, Ip6Key, SrcState>),
             config: take!("config", Array<MapData, KernelConfig>),
+            allow_families: 0,
             stats: take!("stats", PerCpuArray<MapData, u64>),
             events: Some(take!("events", RingBuf<MapData>)),
             ebpf,
@@ -288,9 +291,28 @@ impl XdpProgram {
             })
     }
 
-    /// Writes the detection thresholds and clock.
+    /// Writes the detection thresholds and clock (`allow_families` is the program's own).
     pub fn set_config(&mut self, config: &KernelConfig) -> Result<(), XdpError> {
+        let config = KernelConfig {
+            allow_families: self.allow_families,
+            ..*config
+        };
         self.config.set(0, config, 0).map_err(map_err("config"))
+    }
+
+    /// Sets or clears `bit` of the kernel's `allow_families` after an allowlist change.
+    fn set_allow_family(&mut self, bit: u32, present: bool) -> Result<(), XdpError> {
+        let families = if present {
+            self.allow_families | bit
+        } else {
+            self.allow_families & !bit
+        };
+        if families != self.allow_families {
+            self.allow_families = families;
+            let config = self.config()?;
+            self.set_config(&config)?;
+        }
+        Ok(())
     }
 
     /// The detection thresholds and clock in force.
@@ -373,15 +395,20 @@ impl XdpProgram {
             expires_ns,
             ..IpRule::default()
         };
+        // The entry goes in before the program is told to look the family up.
         match net.addr() {
-            IpAddr::V4(a) => self
-                .allow_v4
-                .insert(&Key::new(u32::from(net.prefix_len()), a.octets()), rule, 0)
-                .map_err(map_err("allow_v4")),
-            IpAddr::V6(a) => self
-                .allow_v6
-                .insert(&Key::new(u32::from(net.prefix_len()), a.octets()), rule, 0)
-                .map_err(map_err("allow_v6")),
+            IpAddr::V4(a) => {
+                self.allow_v4
+                    .insert(&Key::new(u32::from(net.prefix_len()), a.octets()), rule, 0)
+                    .map_err(map_err("allow_v4"))?;
+                self.set_allow_family(ALLOW_V4, true)
+            }
+            IpAddr::V6(a) => {
+                self.allow_v6
+                    .insert(&Key::new(u32::from(net.prefix_len()), a.octets()), rule, 0)
+                    .map_err(map_err("allow_v6"))?;
+                self.set_allow_family(ALLOW_V6, true)
+            }
         }
     }
 
@@ -397,7 +424,12 @@ impl XdpProgram {
                 .remove(&Key::new(u32::from(net.prefix_len()), a.octets()))
                 .map_err(map_err("allow_v6")),
         };
-        absent_is_false(r)
+        let removed = absent_is_false(r)?;
+        let v4 = self.allow_v4.keys().next().is_some();
+        let v6 = self.allow_v6.keys().next().is_some();
+        self.set_allow_family(ALLOW_V4, v4)?;
+        self.set_allow_family(ALLOW_V6, v6)?;
+        Ok(removed)
     }
 
     /// The detection state of source `ip`, if the detectors track it.

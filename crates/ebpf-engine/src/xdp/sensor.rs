@@ -49,6 +49,7 @@ impl SensorSettings {
             cooldown_ns: self.cooldown.as_nanos().min(u128::from(u64::MAX)) as u64,
             syn_threshold: self.syn_threshold,
             port_threshold: self.port_threshold,
+            ..KernelConfig::default()
         }
     }
 }

@@ -40,6 +40,7 @@ pub fn config(now: u64) -> KernelConfig {
         cooldown_ns: 60 * SEC,
         syn_threshold: 10,
         port_threshold: 20,
+        ..KernelConfig::default()
     }
 }
 
