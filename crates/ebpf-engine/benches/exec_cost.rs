@@ -16,6 +16,13 @@
 //!    and the resolving reader; execs generated, events read, and the kernel's count of records
 //!    lost to a full ring buffer.
 //!
+//! 4. Sustained rate above what fork+exec loops reach on a small machine: exec chains, each a
+//!    tiny static program without libc (compiled at run time with `cc` from the C source below)
+//!    that execs itself with its counter less one, so every step is one exec and no fork.
+//!    `IRONPOST_BENCH_CHAINS` chains (default 2) of `IRONPOST_BENCH_CHAIN_EXECS` execs each
+//!    (default 100 000) run in parallel with the tracer attached and the resolving reader; the
+//!    events read must cover every exec, and the kernel's lost count is printed.
+//!
 //! `cargo bench -p ironpost-ebpf-engine --bench exec_cost` (as root). `IRONPOST_BENCH_EXECS`
 //! sets the execs per block (default 500), `IRONPOST_BENCH_ROUNDS` the rounds (default 20),
 //! `IRONPOST_BENCH_SECS` the seconds of each sustained run (default 5).
@@ -67,6 +74,8 @@ enum Reader {
 struct Reading {
     stop: Arc<AtomicBool>,
     seen: Arc<AtomicU64>,
+    /// Events whose executable is the path `start` was given.
+    marked: Arc<AtomicU64>,
     thread: JoinHandle<(ExecTracer, Duration)>,
 }
 
@@ -88,15 +97,19 @@ fn cpu_of(who: libc::c_int) -> Duration {
 }
 
 impl Reading {
-    fn start(tracer: ExecTracer, mode: Reader) -> Reading {
+    fn start(tracer: ExecTracer, mode: Reader, mark: Option<String>) -> Reading {
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(AtomicU64::new(0));
+        let marked = Arc::new(AtomicU64::new(0));
         let thread = {
-            let (stop, seen) = (stop.clone(), seen.clone());
+            let (stop, seen, marked) = (stop.clone(), seen.clone(), marked.clone());
             std::thread::spawn(move || {
                 let mut tracer = tracer;
                 let mut resolver = ProcessResolver::default();
                 let mut handle = |e: Exec| {
+                    if mark.as_deref() == Some(e.filename.as_str()) {
+                        marked.fetch_add(1, Ordering::Relaxed);
+                    }
                     if mode == Reader::Resolve {
                         std::hint::black_box(resolver.resolve(&e, Utc::now()));
                     }
@@ -119,7 +132,12 @@ impl Reading {
                 }
             })
         };
-        Reading { stop, seen, thread }
+        Reading {
+            stop,
+            seen,
+            marked,
+            thread,
+        }
     }
 
     /// Stops the thread: `(events read, records lost to a full ring buffer, the thread's CPU
@@ -130,6 +148,66 @@ impl Reading {
         let (_, lost) = tracer.counts().expect("reading the counters");
         (self.seen.load(Ordering::Relaxed), lost, cpu)
     }
+}
+
+/// The exec chain: `chain N` execs itself as `chain N-1` until N is 0. No libc, so an exec
+/// costs the kernel's work and little else.
+const CHAIN_SOURCE: &str = r#"
+static long sys3(long n, long a, long b, long c)
+{
+	long r;
+	__asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+	return r;
+}
+
+void __attribute__((noreturn)) chain_main(long *sp)
+{
+	long argc = sp[0];
+	char **argv = (char **)(sp + 1);
+	unsigned long n = 0;
+	if (argc > 1)
+		for (const char *p = argv[1]; *p >= '0' && *p <= '9'; p++)
+			n = n * 10 + (unsigned long)(*p - '0');
+	if (n > 0) {
+		char digits[24];
+		char *d = digits + sizeof digits - 1;
+		*d = 0;
+		n -= 1;
+		do {
+			*--d = (char)('0' + n % 10);
+			n /= 10;
+		} while (n);
+		char *args[] = { argv[0], d, 0 };
+		char *envp[] = { 0 };
+		sys3(59, (long)argv[0], (long)args, (long)envp);
+		sys3(60, 1, 0, 0);
+	}
+	sys3(60, 0, 0, 0);
+	for (;;) {
+	}
+}
+
+__asm__(".global _start\n_start:\n mov %rsp, %rdi\n and $-16, %rsp\n call chain_main\n");
+"#;
+
+/// Compiles [`CHAIN_SOURCE`] into `dir`; the binary's path, or why not.
+fn build_chain(dir: &std::path::Path) -> Result<std::path::PathBuf, String> {
+    let source = dir.join("chain.c");
+    let binary = dir.join("chain");
+    std::fs::write(&source, CHAIN_SOURCE).map_err(|e| e.to_string())?;
+    let out = Command::new("cc")
+        .args(["-O2", "-static", "-nostdlib", "-fno-stack-protector", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .output()
+        .map_err(|e| format!("cc: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cc: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(binary)
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -177,7 +255,7 @@ fn main() {
                 }
                 Some(mode) => {
                     let tracer = ExecTracer::attach().expect("attaching the exec tracer");
-                    let reading = Reading::start(tracer, mode);
+                    let reading = Reading::start(tracer, mode, None);
                     let (wall, loop_cpu) = timed_block(n);
                     let (seen, lost, cpu) = reading.stop();
                     times[v].push(wall);
@@ -265,7 +343,7 @@ fn main() {
     // 2. The program's own time, from the kernel's statistics.
     {
         let tracer = ExecTracer::attach().expect("attaching the exec tracer");
-        let reading = Reading::start(tracer, Reader::Drain);
+        let reading = Reading::start(tracer, Reader::Drain, None);
         let on = aya::sys::enable_stats(aya::sys::Stats::RunTime).expect("BPF_ENABLE_STATS");
         spawn_loop(2000);
         let (reading_tracer, _) = {
@@ -287,7 +365,7 @@ fn main() {
     // 3. Sustained rate with parallel loops.
     for loops in [2u32, 4] {
         let tracer = ExecTracer::attach().expect("attaching the exec tracer");
-        let reading = Reading::start(tracer, Reader::Resolve);
+        let reading = Reading::start(tracer, Reader::Resolve, None);
         let stop = Arc::new(AtomicBool::new(false));
         let started = Instant::now();
         let workers: Vec<JoinHandle<u64>> = (0..loops)
@@ -318,4 +396,49 @@ fn main() {
             loadavg()
         );
     }
+
+    // 4. Sustained rate with exec chains.
+    let chains: u32 = env_or("IRONPOST_BENCH_CHAINS", 2);
+    let per_chain: u64 = env_or("IRONPOST_BENCH_CHAIN_EXECS", 100_000);
+    let dir = std::env::temp_dir().join(format!("ironpost-exec-chain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let built = build_chain(&dir);
+    let chain = match built {
+        Ok(chain) => chain,
+        Err(e) => {
+            println!("exec chains: not measured: {e}");
+            return;
+        }
+    };
+    let tracer = ExecTracer::attach().expect("attaching the exec tracer");
+    let reading = Reading::start(tracer, Reader::Resolve, Some(chain.display().to_string()));
+    let started = Instant::now();
+    let children: Vec<std::process::Child> = (0..chains)
+        .map(|_| {
+            Command::new(&chain)
+                .arg(per_chain.to_string())
+                .spawn()
+                .expect("starting an exec chain")
+        })
+        .collect();
+    for mut child in children {
+        let status = child.wait().expect("waiting for an exec chain");
+        assert!(status.success(), "an exec chain failed: {status}");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let marked = reading.marked.clone();
+    let (seen, lost, cpu) = reading.stop();
+    let marked = marked.load(Ordering::Relaxed);
+    let _ = std::fs::remove_dir_all(&dir);
+    // Each chain: the spawn's own exec, then `per_chain` more.
+    let execs = u64::from(chains) * (per_chain + 1);
+    println!(
+        "sustained, {chains} exec chains of {per_chain}, resolving reader: {execs} execs in \
+         {elapsed:.2} s ({:.0} execs/s), {seen} events read (every exec of the host), {marked} of \
+         them the chains', lost to a full ring buffer: {lost}; reader CPU {:.1} us per event; load average {}",
+        execs as f64 / elapsed,
+        cpu.as_nanos() as f64 / seen.max(1) as f64 / 1000.0,
+        loadavg()
+    );
+    assert_eq!(marked, execs, "events of the chains against their execs");
 }
