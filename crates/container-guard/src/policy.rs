@@ -16,7 +16,7 @@
 //!
 //! [match]                 # every key given must match; an empty list matches anything
 //! rules = ["web_*"]       # globs over the alert's rule id
-//! tags = ["attack.t1190"] # at least one of these tags (exact, case-insensitive)
+//! tags = ["attack.t1059"] # at least one of these tags, or one under it (case-insensitive)
 //! min_severity = "high"   # informational, low, medium, high, critical
 //! containers = ["web-*"]  # globs over the container name
 //! images = ["nginx:*"]    # globs over the container's image
@@ -224,6 +224,9 @@ impl Policy {
     }
 
     /// True when the policy applies to `alert` on `container`.
+    ///
+    /// A policy tag covers the alert tag it equals and every tag under it, ignoring case:
+    /// `attack.t1059` covers `attack.t1059.004` (a sub-technique), not `attack.t10590`.
     pub fn matches(&self, alert: &Alert, container: &ContainerInfo) -> bool {
         let m = &self.file.matches;
         let any = |globs: &[GlobMatcher], text: &str| {
@@ -235,7 +238,7 @@ impl Policy {
             && (m.tags.is_empty()
                 || m.tags
                     .iter()
-                    .any(|t| alert.tags.iter().any(|a| a.eq_ignore_ascii_case(t))))
+                    .any(|t| alert.tags.iter().any(|a| tag_covers(t, a))))
             && any(&self.containers, &container.name)
             && any(&self.images, &container.image)
             && m.labels.iter().all(|(k, v)| {
@@ -287,6 +290,14 @@ pub fn first_match<'a>(
     container: &ContainerInfo,
 ) -> Option<&'a Policy> {
     policies.iter().find(|p| p.matches(alert, container))
+}
+
+/// True when policy tag `policy` is `alert` or a dotted prefix of it, ignoring ASCII case.
+fn tag_covers(policy: &str, alert: &str) -> bool {
+    let (p, a) = (policy.as_bytes(), alert.as_bytes());
+    a.len() >= p.len()
+        && a[..p.len()].eq_ignore_ascii_case(p)
+        && (a.len() == p.len() || (a[p.len()] == b'.' && !p.is_empty()))
 }
 
 #[cfg(test)]
@@ -370,6 +381,13 @@ type = "kill"
         ));
         assert!(!p.matches(&alert("web_shell", Severity::Medium, &["attack.t1190"]), &c));
         assert!(!p.matches(&alert("web_shell", Severity::High, &["attack.t1110"]), &c));
+        // A sub-technique is under its technique; a longer number is not.
+        assert!(p.matches(
+            &alert("web_shell", Severity::High, &["attack.T1190.001"]),
+            &c
+        ));
+        assert!(!p.matches(&alert("web_shell", Severity::High, &["attack.t11901"]), &c));
+        assert!(!p.matches(&alert("web_shell", Severity::High, &["attack"]), &c));
         assert!(!p.matches(
             &a,
             &container("db-1", "nginx:1.27", &[("tier", "frontend"), ("team", "x")])
