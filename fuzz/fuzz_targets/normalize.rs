@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     let mut rec = LogRecord::new("fuzz", "rfc3164", message.as_ref());
     rec.timestamp = now();
     rec.received = now();
-    rec.service = Some(SERVICES[usize::from(pick) % SERVICES.len()].to_owned());
+    rec.service = Some(SERVICES[usize::from(pick) % SERVICES.len()].into());
     normalize(&mut rec);
     check_record(&rec);
     assert_eq!(rec.message, message, "normalization keeps the message");

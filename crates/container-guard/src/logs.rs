@@ -88,7 +88,7 @@ pub fn record(line: &str, format: Format, container: &ContainerInfo) -> LogRecor
     let mut rec =
         parse_line(line, format, &source).unwrap_or_else(|_| LogRecord::new(&source, "text", line));
     if rec.service.is_none() {
-        rec.service = Some(container.name.clone());
+        rec.service = Some(container.name.as_str().into());
     }
     rec.container = Some(ContainerRef {
         id: container.id.clone(),

@@ -3,12 +3,19 @@
 //! Four kinds of event exist: [`LogRecord`], [`ProcessEvent`], [`NetworkEvent`] and
 //! [`ContainerEvent`]. Each implements [`FieldSource`], which answers a field by name with a
 //! borrowed [`FieldValue`], so the Sigma engine never copies an event into a map to evaluate it.
+//!
+//! A [`LogRecord`]'s short texts (source, format, host, service, field names and text values)
+//! are [`CompactString`]s, stored inline up to 24 bytes: a parsed line allocates its message and
+//! its field vector, not one `String` per name and value. They serialize as plain strings.
 
 use std::fmt;
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+/// The text type of a log record's short texts and field values: inline up to 24 bytes.
+pub use compact_str::CompactString;
 
 /// A borrowed view of one field of an event.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -96,7 +103,7 @@ pub enum Value {
     /// A floating-point number.
     Float(f64),
     /// Text.
-    Str(String),
+    Str(CompactString),
     /// Null.
     Null,
 }
@@ -116,12 +123,18 @@ impl Value {
 
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
-        Value::Str(s.to_owned())
+        Value::Str(CompactString::new(s))
     }
 }
 
 impl From<String> for Value {
     fn from(s: String) -> Self {
+        Value::Str(CompactString::from(s))
+    }
+}
+
+impl From<CompactString> for Value {
+    fn from(s: CompactString) -> Self {
         Value::Str(s)
     }
 }
@@ -135,10 +148,12 @@ impl From<i64> for Value {
 /// Named fields extracted from a record, in insertion order.
 ///
 /// A small vector: records carry a handful of fields, and a linear scan over them is faster
-/// than hashing the name.
+/// than hashing the name. A name known at compile time is best built there, once
+/// ([`CompactString::const_new`] in a `const` or `static`): called at run time, `const_new`
+/// copies a short name byte by byte.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Fields(Vec<(String, Value)>);
+pub struct Fields(Vec<(CompactString, Value)>);
 
 impl Fields {
     /// An empty set of fields.
@@ -147,13 +162,28 @@ impl Fields {
     }
 
     /// Sets `name` to `value`, replacing an earlier value of the same name.
-    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<Value>) {
+    pub fn insert(&mut self, name: impl Into<CompactString>, value: impl Into<Value>) {
         let name = name.into();
         let value = value.into();
         match self.0.iter_mut().find(|(n, _)| *n == name) {
             Some(slot) => slot.1 = value,
             None => self.0.push((name, value)),
         }
+    }
+
+    /// Fields from a vector whose names are already distinct (a parser's field buffer), which
+    /// [`Fields::insert`] would compare one by one. A name held twice would stay twice: debug
+    /// builds panic on it.
+    #[inline]
+    pub fn from_distinct(fields: Vec<(CompactString, Value)>) -> Self {
+        debug_assert!(
+            fields
+                .iter()
+                .enumerate()
+                .all(|(k, (n, _))| fields[..k].iter().all(|(m, _)| m != n)),
+            "a field name is held twice: build the fields with Fields::insert"
+        );
+        Fields(fields)
     }
 
     /// The value of `name`.
@@ -198,15 +228,15 @@ pub struct LogRecord {
     /// When Ironpost received it.
     pub received: DateTime<Utc>,
     /// The name of the configured source it came from (`auth`, `syslog-udp`, ...).
-    pub source: String,
+    pub source: CompactString,
     /// The format it was parsed as (`rfc5424`, `rfc3164`, `auditd`, `json`, ...).
-    pub format: String,
+    pub format: CompactString,
     /// The host name the record names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hostname: Option<String>,
+    pub hostname: Option<CompactString>,
     /// The service (program, app name) that wrote it, used by log-source routing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service: Option<String>,
+    pub service: Option<CompactString>,
     /// The process id of the writer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
@@ -229,8 +259,8 @@ pub struct LogRecord {
 impl LogRecord {
     /// A record with only a message, received now from `source`.
     pub fn new(
-        source: impl Into<String>,
-        format: impl Into<String>,
+        source: impl Into<CompactString>,
+        format: impl Into<CompactString>,
         message: impl Into<String>,
     ) -> Self {
         let now = Utc::now();
@@ -251,7 +281,7 @@ impl LogRecord {
     }
 }
 
-fn opt_str(v: &Option<String>) -> Option<FieldValue<'_>> {
+fn opt_str<S: std::ops::Deref<Target = str>>(v: &Option<S>) -> Option<FieldValue<'_>> {
     v.as_deref().map(FieldValue::Str)
 }
 
@@ -683,6 +713,33 @@ mod tests {
             "{text}"
         );
         assert_eq!(serde_json::from_str::<Event>(&text).unwrap(), ev);
+    }
+
+    #[test]
+    fn log_record_json_is_plain_strings_whatever_their_length() {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let mut rec = LogRecord::new("auth", "rfc3164", "Accepted password for root");
+        rec.timestamp = at;
+        rec.received = at;
+        // 25 bytes: one more than a CompactString holds inline.
+        rec.hostname = Some("calvisitor-10-105-162-105".into());
+        rec.service = Some("sshd".into());
+        rec.fields.insert("user", "root");
+        rec.fields
+            .insert("program", "a-program-name-of-30-bytes-xyz");
+        rec.fields.insert("src_port", 22i64);
+        rec.fields.insert("invalid_user", Value::Bool(false));
+        let text = serde_json::to_string(&rec).unwrap();
+        assert_eq!(
+            text,
+            concat!(
+                r#"{"timestamp":"2023-11-14T22:13:20Z","received":"2023-11-14T22:13:20Z","#,
+                r#""source":"auth","format":"rfc3164","hostname":"calvisitor-10-105-162-105","#,
+                r#""service":"sshd","message":"Accepted password for root","fields":[["user","root"],"#,
+                r#"["program","a-program-name-of-30-bytes-xyz"],["src_port",22],["invalid_user",false]]}"#
+            )
+        );
+        assert_eq!(serde_json::from_str::<LogRecord>(&text).unwrap(), rec);
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! - `ironpost_borrowed_parts`: header and message only (`rfc3164::parse_parts`): the output
 //!   `syslog_loose` gives.
 //! - `ironpost_record_*`: `parse_line_with`, an owned `LogRecord` per line: what the daemon
-//!   puts on the bus (every text copied into its own `String`, field names included).
+//!   puts on the bus (texts of up to 24 bytes and field names inline, the message and the field
+//!   vector allocated).
 //! - `syslog_loose_*`: `syslog_loose::parse_message_with_year_tz`, header and message borrowed.
 //!
 //! Each result is passed to `black_box` by reference and dropped, for every parser alike.

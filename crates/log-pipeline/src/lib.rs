@@ -29,7 +29,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, FixedOffset, Utc};
-use ironpost_core::event::LogRecord;
+use ironpost_core::event::{CompactString, LogRecord};
 
 pub use checkpoint::{CheckpointError, CheckpointStore, MemoryCheckpointStore};
 
@@ -67,6 +67,20 @@ impl Format {
             Format::Cisco => "cisco",
             Format::Fortigate => "fortigate",
             Format::AccessLog => "access_log",
+        }
+    }
+
+    /// [`Format::name`] as a record's `format` holds it, built at compile time (no copy).
+    pub(crate) fn record_name(self) -> CompactString {
+        match self {
+            Format::Auto => const { CompactString::const_new("auto") },
+            Format::Rfc5424 => const { CompactString::const_new("rfc5424") },
+            Format::Rfc3164 => const { CompactString::const_new("rfc3164") },
+            Format::Json => const { CompactString::const_new("json") },
+            Format::Auditd => const { CompactString::const_new("auditd") },
+            Format::Cisco => const { CompactString::const_new("cisco") },
+            Format::Fortigate => const { CompactString::const_new("fortigate") },
+            Format::AccessLog => const { CompactString::const_new("access_log") },
         }
     }
 
@@ -171,12 +185,6 @@ impl Default for ParseOptions {
     }
 }
 
-impl ParseOptions {
-    pub(crate) fn now(&self) -> DateTime<Utc> {
-        self.now.unwrap_or_else(Utc::now)
-    }
-}
-
 /// A time zone given as `UTC`, `Z`, `+02:00`, `-0530` or `+2`; `None` when it is none of these.
 pub fn parse_utc_offset(s: &str) -> Option<FixedOffset> {
     let s = s.trim();
@@ -223,10 +231,20 @@ pub fn parse_line_with(
     if line.is_empty() {
         return Err(ParseError::Empty);
     }
-    let now = opts.now();
+    // "Now" is copied from where it is stored, not merged from the two cases first: that merge
+    // goes through a stack slot written in two stores and read back in one, a store-forwarding
+    // stall that every line would wait for.
+    let clock;
+    let now = match &opts.now {
+        Some(now) => now,
+        None => {
+            clock = Utc::now();
+            &clock
+        }
+    };
     let ctx = parsers::Ctx {
         source,
-        now,
+        now: *now,
         tz: opts.timezone,
     };
     let format = match format {
@@ -273,6 +291,7 @@ mod tests {
     fn formats_round_trip_through_their_names() {
         for f in Format::ALL {
             assert_eq!(f.name().parse::<Format>(), Ok(f));
+            assert_eq!(f.record_name(), f.name());
         }
         assert!(
             "syslogx"

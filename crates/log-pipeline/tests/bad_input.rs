@@ -37,7 +37,7 @@ fn huge(n: usize) -> Vec<u8> {
 
 fn str_field(r: &LogRecord, k: &str) -> Option<String> {
     match r.fields.get(k) {
-        Some(Value::Str(s)) => Some(s.clone()),
+        Some(Value::Str(s)) => Some(s.to_string()),
         _ => None,
     }
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ironpost_core::Event;
-use ironpost_core::event::{LogRecord, ProcessEvent, Value};
+use ironpost_core::event::{LogRecord, ProcessEvent};
 use ironpost_sigma::{EngineConfig, Loader, LogSourceMap};
 
 const SIGMA_LINUX: &str = concat!(
@@ -66,11 +66,11 @@ fn log_sample(
 ) -> Sample {
     let mut rec = LogRecord::new("bench", format, message);
     rec.timestamp = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::milliseconds(at);
-    rec.service = Some(service.to_owned());
+    rec.service = Some(service.into());
     let mut json = serde_json::Map::new();
     json.insert("message".into(), message.into());
     for (k, v) in fields {
-        rec.fields.insert(*k, Value::Str(v.clone()));
+        rec.fields.insert(*k, v.as_str());
         json.insert((*k).into(), v.clone().into());
     }
     let ls = if format == "auditd" {

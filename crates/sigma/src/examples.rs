@@ -68,8 +68,8 @@ pub fn event_from_yaml(v: &Yaml) -> Result<Event, String> {
             );
             rec.timestamp = time;
             rec.received = time;
-            rec.service = get("service");
-            rec.hostname = get("hostname");
+            rec.service = get("service").map(Into::into);
+            rec.hostname = get("hostname").map(Into::into);
             let mut fields = Fields::new();
             for (k, val) in m {
                 let Some(k) = k.as_str() else { continue };
@@ -84,10 +84,9 @@ pub fn event_from_yaml(v: &Yaml) -> Result<Event, String> {
                     Yaml::Number(n) if n.is_i64() => Value::Int(n.as_i64().unwrap_or_default()),
                     Yaml::Number(n) => Value::Float(n.as_f64().unwrap_or_default()),
                     Yaml::Null => Value::Null,
-                    other => Value::Str(
-                        text(other)
-                            .ok_or_else(|| format!("example field `{k}` must be a scalar"))?,
-                    ),
+                    other => text(other)
+                        .ok_or_else(|| format!("example field `{k}` must be a scalar"))?
+                        .into(),
                 };
                 fields.insert(k, val);
             }

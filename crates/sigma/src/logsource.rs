@@ -435,7 +435,7 @@ mod tests {
         let map = LogSourceMap::default_map();
         let log = |service: Option<&str>, format: &str| {
             let mut rec = LogRecord::new("auth", format, "m");
-            rec.service = service.map(str::to_owned);
+            rec.service = service.map(Into::into);
             Event::Log(rec)
         };
         let mut events = vec![

@@ -25,7 +25,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use ironpost_core::Event;
-use ironpost_core::event::{LogRecord, Value};
+use ironpost_core::event::LogRecord;
 use ironpost_sigma::{EngineConfig, FileStatus, Loader, LogSourceMap};
 use serde_yaml::Value as Yaml;
 
@@ -213,11 +213,11 @@ fn as_event(c: &Candidate) -> Event {
     for (k, v) in c {
         match k.as_str() {
             "message" => {}
-            "service" => rec.service = Some(v.clone()),
-            "hostname" => rec.hostname = Some(v.clone()),
-            "source" => rec.source = v.clone(),
-            "format" => rec.format = v.clone(),
-            _ => rec.fields.insert(k.clone(), Value::Str(v.clone())),
+            "service" => rec.service = Some(v.into()),
+            "hostname" => rec.hostname = Some(v.into()),
+            "source" => rec.source = v.into(),
+            "format" => rec.format = v.into(),
+            _ => rec.fields.insert(k, v.as_str()),
         }
     }
     Event::Log(rec)

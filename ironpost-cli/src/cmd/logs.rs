@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use ironpost_core::event::LogRecord;
+use ironpost_core::event::{CompactString, LogRecord};
 use ironpost_log_pipeline::parsers::auditd::AuditAssembler;
 use ironpost_log_pipeline::sources::decode_lossy;
 use ironpost_log_pipeline::{Format, ParseError, ParseOptions, parse_line_with, parse_utc_offset};
@@ -60,7 +60,7 @@ struct Stats {
     lines: u64,
     parsed: u64,
     failed: u64,
-    by_format: BTreeMap<String, u64>,
+    by_format: BTreeMap<CompactString, u64>,
     seconds: f64,
     events_per_sec: f64,
 }

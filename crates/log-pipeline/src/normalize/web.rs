@@ -77,7 +77,7 @@ pub(super) fn from_json(rec: &mut LogRecord) {
         })
         .or_else(|| match rec.fields.get("request") {
             // nginx's `$request`: `GET /x?y HTTP/1.1`.
-            Some(Value::Str(r)) => r.split(' ').nth(1).map(str::to_owned),
+            Some(Value::Str(r)) => r.split(' ').nth(1).map(Into::into),
             _ => None,
         });
     let is_access = uri.is_some()
@@ -121,7 +121,7 @@ pub(super) fn from_json(rec: &mut LogRecord) {
         rec.fields.insert("c-uri", uri.clone());
     }
     if rec.service.is_none() {
-        rec.service = Some("webserver".to_owned());
+        rec.service = Some("webserver".into());
     }
 }
 

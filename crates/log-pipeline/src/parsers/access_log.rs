@@ -51,7 +51,7 @@ fn clf_time(s: &str) -> Option<chrono::DateTime<Utc>> {
 /// Parses one access log line.
 pub fn parse(line: &str, ctx: &Ctx<'_>) -> Result<LogRecord, ParseError> {
     let mut rec = ctx.record(F, line);
-    rec.service = Some("webserver".to_owned());
+    rec.service = Some("webserver".into());
     let mut out = RecordSink {
         fields: &mut rec.fields,
         timestamp: &mut rec.timestamp,

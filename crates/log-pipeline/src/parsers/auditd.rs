@@ -75,8 +75,8 @@ pub fn parse(line: &str, ctx: &Ctx<'_>) -> Result<LogRecord, ParseError> {
             at + 10,
             "audit time is out of range",
         ))?;
-    rec.service = Some("auditd".to_owned());
-    rec.hostname = node.map(str::to_owned);
+    rec.service = Some("auditd".into());
+    rec.hostname = node.map(Into::into);
     rec.fields.insert("type", typ);
     rec.fields.insert("serial", serial);
     let execve = typ == "EXECVE";
@@ -134,10 +134,10 @@ fn key_values(body: &str, execve: bool, put: &mut dyn FnMut(&str, Value)) {
             && is_hex_encoded(key, raw, execve)
             && let Some(text) = decode_hex(raw)
         {
-            put(key, Value::Str(text));
+            put(key, Value::from(text));
             continue;
         }
-        put(key, Value::Str(raw.to_owned()));
+        put(key, Value::from(raw));
     }
 }
 
@@ -221,7 +221,7 @@ impl AuditAssembler {
             .unwrap_or(-1);
         let typ = match rec.fields.get("type") {
             Some(Value::Str(t)) => t.clone(),
-            _ => String::new(),
+            _ => Default::default(),
         };
         let mut done = None;
         if self.pending.is_some() && serial != self.serial {
@@ -243,7 +243,7 @@ impl AuditAssembler {
                 for (k, v) in scoped {
                     rec.fields.insert(k, v);
                 }
-                self.types = typ;
+                self.types = typ.into_string();
                 self.pending = Some(rec);
             }
             Some(group) => {

@@ -72,7 +72,7 @@ pub fn parse(line: &str, ctx: &Ctx<'_>) -> Result<LogRecord, ParseError> {
         } else {
             "ios"
         }
-        .to_owned(),
+        .into(),
     );
     rec.fields.insert("product", "cisco");
     rec.fields.insert("cisco.facility", fac);
@@ -82,7 +82,7 @@ pub fn parse(line: &str, ctx: &Ctx<'_>) -> Result<LogRecord, ParseError> {
     while !head.is_empty() {
         head = head.trim_start_matches([' ', '*', '.', ':']);
         if let Some((t, used)) = bsd_time_prefix(head) {
-            if let Some(ts) = resolve_bsd(t, ctx.tz, ctx.now) {
+            if let Some(ts) = resolve_bsd(&t, ctx.tz, ctx.now) {
                 rec.timestamp = ts;
             }
             head = &head[used..];
@@ -107,7 +107,7 @@ pub fn parse(line: &str, ctx: &Ctx<'_>) -> Result<LogRecord, ParseError> {
             {
                 rec.fields.insert("cisco.seq", token);
             } else if rec.hostname.is_none() {
-                rec.hostname = Some(token.to_owned());
+                rec.hostname = Some(token.into());
             }
         }
         head = &head[end..];

@@ -78,9 +78,9 @@ pub fn parse(line: &str, ctx: &Ctx<'_>) -> Result<LogRecord, ParseError> {
         rec.timestamp = ts;
     }
     rec.hostname = get("devname");
-    rec.service = Some(get("type").unwrap_or_else(|| "fortigate".to_owned()));
+    rec.service = Some(get("type").unwrap_or_else(|| "fortigate".into()));
     rec.severity = get("level").and_then(|l| super::json::severity_name(&l));
-    rec.message = get("msg").unwrap_or_else(|| rest.to_owned());
+    rec.message = get("msg").map_or_else(|| rest.to_owned(), String::from);
     rec.fields.insert("product", "fortigate");
     Ok(rec)
 }

@@ -8,7 +8,7 @@
 //! serde_json refuses nesting deeper than 128, so a hostile line cannot exhaust the stack.
 
 use chrono::{DateTime, TimeZone, Utc};
-use ironpost_core::event::{LogRecord, Value};
+use ironpost_core::event::{CompactString, FieldValue, LogRecord, Value};
 use serde_json::Value as J;
 
 use super::{Ctx, rfc3339_prefix, service_name};
@@ -50,7 +50,7 @@ pub fn parse(line: &str, ctx: &Ctx<'_>) -> Result<LogRecord, ParseError> {
             break;
         }
     }
-    let text = |keys: &[&str]| -> Option<String> {
+    let text = |keys: &[&str]| -> Option<CompactString> {
         keys.iter().find_map(|k| match rec.fields.get(k) {
             Some(Value::Str(s)) if !s.is_empty() => Some(s.clone()),
             _ => None,
@@ -73,14 +73,14 @@ pub fn parse(line: &str, ctx: &Ctx<'_>) -> Result<LogRecord, ParseError> {
         "service.name",
         "process.name",
     ])
-    .map(|s| service_name(&s).to_owned());
+    .map(|s| service_name(&s).into());
     rec.pid = ["pid", "_PID", "SYSLOG_PID", "process.pid"]
         .iter()
         .find_map(|k| rec.fields.get(k).and_then(|v| v.view().as_i64()))
         .and_then(|p| u32::try_from(p).ok());
     rec.severity = ["PRIORITY", "severity", "level", "log.level"]
         .iter()
-        .find_map(|k| rec.fields.get(k).and_then(severity_of));
+        .find_map(|k| rec.fields.get(k).and_then(|v| severity_of(v.view())));
     rec.facility = ["SYSLOG_FACILITY", "facility"]
         .iter()
         .find_map(|k| rec.fields.get(k).and_then(|v| v.view().as_i64()))
@@ -137,11 +137,11 @@ fn json_time(key: &str, v: &J, ctx: &Ctx<'_>) -> Option<DateTime<Utc>> {
 }
 
 /// A syslog severity from a number or a level name.
-fn severity_of(v: &Value) -> Option<u8> {
-    if let Some(n) = v.view().as_i64() {
+fn severity_of(v: FieldValue<'_>) -> Option<u8> {
+    if let Some(n) = v.as_i64() {
         return u8::try_from(n).ok().filter(|n| *n <= 7);
     }
-    let s = v.view().as_str()?.to_ascii_lowercase();
+    let s = v.as_str()?.to_ascii_lowercase();
     Some(match s.as_str() {
         "emerg" | "emergency" | "panic" => 0,
         "alert" => 1,
@@ -157,7 +157,7 @@ fn severity_of(v: &Value) -> Option<u8> {
 
 /// The severity of a level name, for other parsers with textual levels.
 pub(crate) fn severity_name(s: &str) -> Option<u8> {
-    severity_of(&Value::Str(s.to_owned()))
+    severity_of(FieldValue::Str(s))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ pub mod rfc3164;
 pub mod rfc5424;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
-use ironpost_core::event::{Fields, LogRecord};
+use ironpost_core::event::{CompactString, Fields, LogRecord};
 
 use crate::{Format, ParseError};
 
@@ -35,8 +35,8 @@ impl Ctx<'_> {
         LogRecord {
             timestamp: self.now,
             received: self.now,
-            source: self.source.to_owned(),
-            format: format.name().to_owned(),
+            source: CompactString::new(self.source),
+            format: format.record_name(),
             hostname: None,
             service: None,
             pid: None,
@@ -310,6 +310,9 @@ fn two_digits(b: &[u8], i: usize) -> Option<u32> {
 }
 
 /// Parses `Mmm dd hh:mm:ss[.frac]`, `Mmm  d ...` and `Mmm dd yyyy hh:mm:ss` at the start of `s`.
+// Inlined so that the parts stay in registers: returned through memory, they are written as
+// 32-bit words and copied out in wider ones, a store-forwarding stall on every line.
+#[inline(always)]
 pub(crate) fn bsd_time_prefix(s: &str) -> Option<(BsdTime, usize)> {
     let b = s.as_bytes();
     if b.len() < 15 || b[3] != b' ' {
@@ -388,8 +391,11 @@ thread_local! {
 /// Hot path (once per line): the year chosen for the line's day is kept per thread with the
 /// range of `now` over which it stays right, so a line of the same day as the previous one
 /// costs a few comparisons; otherwise plain integer calendar arithmetic on Unix seconds.
+// Inlined so that the instant comes back in registers: returned through memory, it is written
+// field by field and read back in wider words, a store-forwarding stall on every line.
+#[inline(always)]
 pub(crate) fn resolve_bsd(
-    t: BsdTime,
+    t: &BsdTime,
     tz: FixedOffset,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
@@ -498,56 +504,96 @@ fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The position of the first byte of `b` that is one of `set`, or `b.len()`, eight bytes at a
+/// time. For the short tokens of a header (host names run to 25 bytes and more), too short for a
+/// vectorized search to pay for its setup, long enough for a byte loop to cost.
+#[inline(always)]
+pub(crate) fn find_any<const N: usize>(b: &[u8], set: [u8; N]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // The high bit of every byte of `w` equal to `c`. A flag above the lowest one may be false
+    // (a borrow out of a matching byte); the lowest one, of any of the sets, is always true.
+    let hits = |w: u64, c: u8| {
+        let x = w ^ (ONES * u64::from(c));
+        x.wrapping_sub(ONES) & !x & (ONES << 7)
+    };
+    let mut i = 0;
+    while let Some(word) = b.get(i..i + 8) {
+        let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        let found = set.iter().fold(0, |acc, &c| acc | hits(w, c));
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    b[i..]
+        .iter()
+        .position(|c| set.contains(c))
+        .map_or(b.len(), |p| i + p)
+}
+
 /// The `service` name of a program tag: path stripped, and lowercased for the programs whose
 /// conventional name is lowercase (`CRON` → `cron`, `sshd-session` → `sshd`). Borrows from `tag`
 /// or is a static name: no allocation.
 pub(crate) fn service_name(tag: &str) -> &str {
-    let tag = if tag.starts_with('/') {
+    service_of(tag).0
+}
+
+/// [`service_name`], and whether its text differs from the tag's (the record then keeps the tag
+/// as `program`), found in the same pass instead of by comparing the two texts afterwards.
+pub(crate) fn service_of(tag: &str) -> (&str, bool) {
+    let name = if tag.starts_with('/') {
         tag.rsplit('/').next().unwrap_or(tag)
     } else {
         tag
     };
-    let mut lower = [0u8; 24];
-    if tag.len() > lower.len() || tag.len() < 2 {
-        return tag;
-    }
-    for (d, s) in lower.iter_mut().zip(tag.bytes()) {
-        *d = s.to_ascii_lowercase();
-    }
-    let known: &'static str = match &lower[..tag.len()] {
-        b"sshd" | b"sshd-session" | b"sshd-auth" | b"sshd-session-auth" => "sshd",
-        b"cron" => "cron",
-        b"crond" => "crond",
-        b"anacron" => "anacron",
-        b"sudo" => "sudo",
-        b"su" => "su",
-        b"useradd" => "useradd",
-        b"usermod" => "usermod",
-        b"userdel" => "userdel",
-        b"groupadd" => "groupadd",
-        b"groupmod" => "groupmod",
-        b"groupdel" => "groupdel",
-        b"passwd" => "passwd",
-        b"chpasswd" => "chpasswd",
-        b"chage" => "chage",
-        b"gpasswd" => "gpasswd",
-        b"login" => "login",
-        b"kernel" => "kernel",
-        b"systemd" => "systemd",
-        b"systemd-logind" => "systemd-logind",
-        b"auditd" => "auditd",
-        b"nginx" => "nginx",
-        b"httpd" => "httpd",
-        b"apache2" => "apache2",
-        b"apache" => "apache",
-        b"vsftpd" => "vsftpd",
-        b"clamd" => "clamd",
-        b"polkitd" => "polkitd",
-        b"dbus-daemon" => "dbus-daemon",
-        b"postfix" => "postfix",
-        _ => return tag,
+    let stripped = name.len() != tag.len();
+    // Only the known names of the tag's length are compared, byte by byte until the first
+    // difference: most tags are rejected by their length or their first byte, nothing is copied.
+    let known: &[&'static str] = match name.len() {
+        2 => &["su"],
+        4 => &["sshd", "cron", "sudo"],
+        5 => &["crond", "chage", "login", "nginx", "httpd", "clamd"],
+        6 => &["kernel", "passwd", "auditd", "apache", "vsftpd"],
+        7 => &[
+            "anacron", "useradd", "usermod", "userdel", "gpasswd", "systemd", "apache2", "polkitd",
+            "postfix",
+        ],
+        8 => &["groupadd", "groupmod", "groupdel", "chpasswd"],
+        9 => &["sshd-auth"],
+        11 => &["dbus-daemon"],
+        12 => &["sshd-session"],
+        14 => &["systemd-logind"],
+        17 => &["sshd-session-auth"],
+        _ => return (name, stripped),
     };
-    known
+    for known in known {
+        if let Some(case_differs) = in_any_case(name.as_bytes(), known.as_bytes()) {
+            return if known.starts_with("sshd") {
+                ("sshd", stripped || case_differs || known.len() != 4)
+            } else {
+                (known, stripped || case_differs)
+            };
+        }
+    }
+    (name, stripped)
+}
+
+/// Whether `s` is the lowercase ASCII name `lower` in any case: `None` when it is not,
+/// `Some(true)` when it is but in another case.
+fn in_any_case(s: &[u8], lower: &[u8]) -> Option<bool> {
+    if s.len() != lower.len() {
+        return None;
+    }
+    let mut case_differs = false;
+    for (&c, &l) in s.iter().zip(lower) {
+        if c != l {
+            if c.to_ascii_lowercase() != l {
+                return None;
+            }
+            case_differs = true;
+        }
+    }
+    Some(case_differs)
 }
 
 #[cfg(test)]
@@ -583,7 +629,7 @@ mod tests {
         };
         let tz = FixedOffset::east_opt(3600).unwrap();
         assert_eq!(
-            resolve_bsd(t, tz, Utc::now()),
+            resolve_bsd(&t, tz, Utc::now()),
             tz.with_ymd_and_hms(2024, 3, 1, 1, 2, 3)
                 .single()
                 .map(|d| d.with_timezone(&Utc) + chrono::Duration::nanoseconds(5))
@@ -664,7 +710,7 @@ mod tests {
                             let t = time(m, d, hms, nanos);
                             // Twice: once filling the cache, once reading it.
                             for _ in 0..2 {
-                                let got = resolve_bsd(t, tz, now);
+                                let got = resolve_bsd(&t, tz, now);
                                 assert_eq!(
                                     got,
                                     resolve_with_chrono(t, tz, now),
@@ -674,10 +720,10 @@ mod tests {
                             }
                             // The instant itself as the clock, and one nanosecond before it:
                             // a line stamped now is this year, one a nanosecond ahead is not.
-                            if let Some(at) = resolve_bsd(t, tz, now) {
+                            if let Some(at) = resolve_bsd(&t, tz, now) {
                                 for clock in [at, at - chrono::Duration::nanoseconds(1)] {
                                     assert_eq!(
-                                        resolve_bsd(t, tz, clock),
+                                        resolve_bsd(&t, tz, clock),
                                         resolve_with_chrono(t, tz, clock),
                                         "{t:?} {tz} {clock}"
                                     );
@@ -696,7 +742,7 @@ mod tests {
     fn feb_29_goes_back_to_the_last_leap_year_and_never_into_the_future() {
         let t = time(2, 29, (10, 0, 0), 0);
         let tz = FixedOffset::east_opt(0).unwrap();
-        let at = |now| resolve_bsd(t, tz, now);
+        let at = |now| resolve_bsd(&t, tz, now);
         assert_eq!(
             at(utc(2025, 1, 2, 0, 0, 0)),
             Some(utc(2024, 2, 29, 10, 0, 0))
@@ -720,11 +766,11 @@ mod tests {
         );
         // A day no year has fails cleanly.
         assert_eq!(
-            resolve_bsd(time(2, 30, (0, 0, 0), 0), tz, utc(2024, 6, 1, 0, 0, 0)),
+            resolve_bsd(&time(2, 30, (0, 0, 0), 0), tz, utc(2024, 6, 1, 0, 0, 0)),
             None
         );
         assert_eq!(
-            resolve_bsd(time(4, 31, (0, 0, 0), 0), tz, utc(2024, 6, 1, 0, 0, 0)),
+            resolve_bsd(&time(4, 31, (0, 0, 0), 0), tz, utc(2024, 6, 1, 0, 0, 0)),
             None
         );
     }
@@ -735,11 +781,11 @@ mod tests {
         let east = FixedOffset::east_opt(14 * 3600).unwrap();
         let west = FixedOffset::west_opt(12 * 3600).unwrap();
         assert_eq!(
-            resolve_bsd(time(1, 1, (5, 0, 0), 0), east, now),
+            resolve_bsd(&time(1, 1, (5, 0, 0), 0), east, now),
             Some(utc(2023, 12, 31, 15, 0, 0))
         );
         assert_eq!(
-            resolve_bsd(time(12, 31, (20, 0, 0), 0), west, now),
+            resolve_bsd(&time(12, 31, (20, 0, 0), 0), west, now),
             Some(utc(2024, 1, 1, 8, 0, 0))
         );
     }
@@ -827,6 +873,37 @@ mod tests {
     }
 
     #[test]
+    fn find_any_agrees_with_a_byte_loop() {
+        let naive =
+            |b: &[u8], set: &[u8]| b.iter().position(|c| set.contains(c)).unwrap_or(b.len());
+        let marks = [b' ', b':', b'['];
+        // A false flag would show on a byte that differs from a searched one in the lowest bit
+        // (`!`, `;`, `Z`), right above a match.
+        let fillers = [b'a', b'!', b';', b'Z', 0x00, 0x80, 0xff];
+        for len in 0..=20 {
+            for fill in fillers {
+                for (x, y) in (0..=len).flat_map(|x| (0..=len).map(move |y| (x, y))) {
+                    for (mx, my) in marks.iter().flat_map(|&a| marks.map(|b| (a, b))) {
+                        let mut b = vec![fill; len];
+                        if y < len {
+                            b[y] = my;
+                        }
+                        if x < len {
+                            b[x] = mx;
+                        }
+                        assert_eq!(find_any(&b, [b' ']), naive(&b, b" "), "{b:?}");
+                        assert_eq!(find_any(&b, [b'[']), naive(&b, b"["), "{b:?}");
+                        assert_eq!(find_any(&b, [b'[', b':', b' ']), naive(&b, b"[: "), "{b:?}");
+                    }
+                }
+            }
+        }
+        let line = b"calvisitor-10-105-162-105 kernel[0]: x";
+        assert_eq!(find_any(line, [b' ']), 25);
+        assert_eq!(find_any(&line[26..], [b'[', b':', b' ']), 6);
+    }
+
+    #[test]
     fn service_names_borrow_or_are_static() {
         for (tag, service) in [
             ("CRON", "cron"),
@@ -843,8 +920,72 @@ mod tests {
                 "a-very-long-program-name-over-24",
                 "a-very-long-program-name-over-24",
             ),
+            ("Sshd-Session-Auth", "sshd"),
+            ("sshd-auth", "sshd"),
+            ("GroupAdd", "groupadd"),
+            ("Systemd-Logind", "systemd-logind"),
+            ("/usr/lib/polkit-1/polkitd", "polkitd"),
+            ("postfiX", "postfix"),
+            ("sshx", "sshx"),
+            ("crone", "crone"),
+            ("", ""),
         ] {
             assert_eq!(service_name(tag), service, "{tag}");
+        }
+        // Every known name, whatever its case, comes out lowercase (a name filed under the
+        // wrong length would come out as written).
+        for name in [
+            "cron",
+            "crond",
+            "anacron",
+            "sudo",
+            "su",
+            "useradd",
+            "usermod",
+            "userdel",
+            "groupadd",
+            "groupmod",
+            "groupdel",
+            "passwd",
+            "chpasswd",
+            "chage",
+            "gpasswd",
+            "login",
+            "kernel",
+            "systemd",
+            "systemd-logind",
+            "auditd",
+            "nginx",
+            "httpd",
+            "apache2",
+            "apache",
+            "vsftpd",
+            "clamd",
+            "polkitd",
+            "dbus-daemon",
+            "postfix",
+        ] {
+            assert_eq!(service_name(&name.to_ascii_uppercase()), name);
+        }
+        for name in ["sshd", "sshd-session", "sshd-auth", "sshd-session-auth"] {
+            assert_eq!(service_name(&name.to_ascii_uppercase()), "sshd");
+        }
+        // Whether the service's text differs from the tag's.
+        for (tag, differs) in [
+            ("sshd", false),
+            ("SSHD", true),
+            ("sshd-session", true),
+            ("/usr/sbin/cron", true),
+            ("/usr/bin/foo", true),
+            ("cron", false),
+            ("Cron", true),
+            ("Foo", false),
+            ("kernel", false),
+            ("com.apple.xpc.launchd", false),
+        ] {
+            let (service, renamed) = service_of(tag);
+            assert_eq!(renamed, service != tag, "{tag}");
+            assert_eq!(renamed, differs, "{tag}");
         }
     }
 }

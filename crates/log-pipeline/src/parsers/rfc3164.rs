@@ -7,9 +7,11 @@
 //! timestamp is inferred so that the date is never in the future.
 
 use chrono::{DateTime, Utc};
-use ironpost_core::event::LogRecord;
+use ironpost_core::event::{CompactString, LogRecord};
 
-use super::{BsdTime, Ctx, bsd_time_prefix, resolve_bsd, rfc3339_prefix, service_name, split_pri};
+use super::{
+    BsdTime, Ctx, bsd_time_prefix, find_any, resolve_bsd, rfc3339_prefix, service_of, split_pri,
+};
 use crate::fields::{BufSink, FieldBuf, Name};
 use crate::{Format, ParseError};
 
@@ -73,8 +75,8 @@ fn fill_view<'a>(
     v.hostname = parts.hostname;
     v.message = parts.message;
     if let Some(tag) = parts.tag {
-        let service = service_name(tag);
-        if service != tag {
+        let (service, renamed) = service_of(tag);
+        if renamed {
             v.fields.insert(Name::Program, tag);
         }
         v.service = Some(service);
@@ -134,14 +136,16 @@ impl SyslogView<'_> {
     }
 
     /// The owned record, received at `ctx.now` from `ctx.source`.
+    // Inlined so that the record is built in the caller's result, not copied into it.
+    #[inline]
     pub fn to_record(&self, ctx: &Ctx<'_>) -> LogRecord {
         LogRecord {
             timestamp: self.timestamp,
             received: ctx.now,
-            source: ctx.source.to_owned(),
-            format: F.name().to_owned(),
-            hostname: self.hostname.map(str::to_owned),
-            service: self.service.map(str::to_owned),
+            source: CompactString::new(ctx.source),
+            format: F.record_name(),
+            hostname: self.hostname.map(CompactString::new),
+            service: self.service.map(CompactString::new),
             pid: self.pid,
             facility: self.facility,
             severity: self.severity,
@@ -171,9 +175,15 @@ fn parse_parts_with<'a>(
         ..SyslogParts::default()
     };
     let mut after = rest;
-    let time = match time {
+    // The timestamp is read where it was written, field by field: copied out whole, it would be
+    // read back in wider words than it was written in, a store-forwarding stall on every line.
+    let parsed;
+    let time = match &time {
         Some(t) if pri.is_none() => Some(t),
-        _ => bsd_time_prefix(rest),
+        _ => {
+            parsed = bsd_time_prefix(rest);
+            parsed.as_ref()
+        }
     };
     if let Some((t, used)) = time {
         parts.timestamp = Some(resolve_bsd(t, ctx.tz, ctx.now).ok_or(ParseError::invalid(
@@ -181,7 +191,7 @@ fn parse_parts_with<'a>(
             base,
             "timestamp names no real date",
         ))?);
-        after = &rest[used..];
+        after = &rest[*used..];
     } else if let Some((t, used)) = rfc3339_prefix(rest, ctx.tz) {
         parts.timestamp = Some(t);
         after = &rest[used..];
@@ -208,9 +218,10 @@ fn parse_parts_with<'a>(
         }
         after = after.trim_start_matches(' ');
         // The host name is the next token unless that token is already the tag.
-        let end = memchr::memchr(b' ', after.as_bytes()).unwrap_or(after.len());
+        let end = find_any(after.as_bytes(), [b' ']);
         let token = &after[..end];
-        let is_tag = token.ends_with(':') || memchr::memchr(b'[', token.as_bytes()).is_some();
+        let bracket = find_any(token.as_bytes(), [b'[']) < end;
+        let is_tag = bracket || token.ends_with(':');
         if !is_tag && end < after.len() {
             if !token.is_empty() {
                 parts.hostname = Some(token);
@@ -246,10 +257,7 @@ pub struct SyslogParts<'a> {
 /// text is the message.
 pub(crate) fn split_tag(body: &str) -> (Option<&str>, Option<&str>, &str) {
     let b = body.as_bytes();
-    let mut i = 0;
-    while i < b.len() && i < 128 && !matches!(b[i], b'[' | b':' | b' ') {
-        i += 1;
-    }
+    let mut i = find_any(&b[..b.len().min(128)], [b'[', b':', b' ']);
     if i == 0 || i >= b.len() || i == 128 {
         return (None, None, body);
     }
@@ -272,7 +280,7 @@ pub(crate) fn split_tag(body: &str) -> (Option<&str>, Option<&str>, &str) {
     let mut pid = None;
     let j;
     if b[i] == b'[' {
-        let Some(close) = memchr::memchr(b']', &b[i..]).map(|c| i + c) else {
+        let Some(close) = b[i..].iter().position(|&c| c == b']').map(|c| i + c) else {
             return (None, None, body);
         };
         pid = Some(&body[i + 1..close]);

@@ -60,10 +60,10 @@ pub fn parse(line: &str, ctx: &Ctx<'_>) -> Result<LogRecord, ParseError> {
         .token()
         .ok_or(ParseError::invalid(F, p.i, "line ends before MSGID"))?;
     if host != "-" {
-        rec.hostname = Some(host.to_owned());
+        rec.hostname = Some(host.into());
     }
     if app != "-" {
-        rec.service = Some(service_name(app).to_owned());
+        rec.service = Some(service_name(app).into());
         if rec.service.as_deref() != Some(app) {
             rec.fields.insert("program", app);
         }
