@@ -378,6 +378,59 @@ async fn syslog_udp_receives_datagrams() {
     task.await.unwrap().unwrap();
 }
 
+#[tokio::test]
+async fn syslog_udp_counts_the_datagrams_the_kernel_drops() {
+    let mut o = SyslogUdpOptions::new("udp-small");
+    o.bind = "127.0.0.1:0".parse().unwrap();
+    // The kernel's floor: a handful of datagrams fit.
+    o.recv_buffer_bytes = 1;
+    let src = SyslogUdpSource::bind(o).unwrap();
+    let addr = src.local_addr().unwrap();
+    let stats = src.stats();
+    // Nothing reads yet: the buffer fills and the kernel drops the rest.
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let line = |i: u32| {
+        format!(
+            "<38>Jan  1 00:00:00 h sshd[{i}]: Failed password for root from 10.0.0.1 port 22 ssh2"
+        )
+    };
+    for i in 0..500 {
+        sock.send_to(line(i).as_bytes(), addr).unwrap();
+    }
+    let (tx, mut rx) = bus("events", 1024);
+    let (trigger, shutdown) = shutdown_signal();
+    let task = tokio::spawn(src.run(tx, shutdown));
+    // A datagram read after the drops carries their count: probe until one is read with
+    // nothing queued before it; every datagram sent is then read or counted as dropped.
+    let mut sent = 500;
+    let (mut lines, mut drops) = (0, 0);
+    for _ in 0..200 {
+        sock.send_to(line(sent).as_bytes(), addr).unwrap();
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        lines = stats.lines.load(Ordering::Relaxed);
+        drops = stats.kernel_drops.load(Ordering::Relaxed);
+        if lines + drops == u64::from(sent) {
+            break;
+        }
+    }
+    assert_eq!(
+        lines + drops,
+        u64::from(sent),
+        "{lines} read, {drops} counted as dropped"
+    );
+    assert!(
+        drops > 400,
+        "{drops} dropped of {sent} with a buffer of a few datagrams"
+    );
+    for _ in 0..lines {
+        next(&mut rx).await;
+    }
+    nothing_more(&mut rx).await;
+    trigger.fire();
+    task.await.unwrap().unwrap();
+}
+
 async fn tcp_source(
     max_conn: usize,
     frame_timeout: Duration,

@@ -54,6 +54,9 @@ pub struct SourceStats {
     pub rotations: AtomicU64,
     /// Checkpoints that could not be saved.
     pub checkpoint_errors: AtomicU64,
+    /// Datagrams the kernel dropped because the socket's receive buffer was full (UDP; counted
+    /// when the next datagram is read).
+    pub kernel_drops: AtomicU64,
 }
 
 impl SourceStats {
@@ -76,6 +79,7 @@ impl SourceStats {
             ("tls_failures", g(&self.tls_failures)),
             ("rotations", g(&self.rotations)),
             ("checkpoint_errors", g(&self.checkpoint_errors)),
+            ("kernel_drops", g(&self.kernel_drops)),
         ]
     }
 }
