@@ -305,6 +305,7 @@ impl SyslogUdpSource {
                     }
                     // Up to `batch` datagrams, RECV_BATCH per call, before handing them on.
                     let mut read = 0;
+                    let mut failed = false;
                     while read < self.opts.batch.max(1) {
                         let n = match self
                             .socket
@@ -314,6 +315,7 @@ impl SyslogUdpSource {
                             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                             Err(e) => {
                                 tracing::warn!(source = %self.opts.name, error = %e, "reading datagrams");
+                                failed = true;
                                 break;
                             }
                         };
@@ -335,6 +337,10 @@ impl SyslogUdpSource {
                     }
                     if !deliver(&out, &self.stats, &mut recs).await {
                         return Ok(());
+                    }
+                    if failed {
+                        // The socket stays readable after an error: do not spin on it.
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                     }
                 }
             }
