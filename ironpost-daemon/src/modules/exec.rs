@@ -69,6 +69,7 @@ impl Module for ExecModule {
             "execs",
             "execs_filtered",
             "execs_lost_ringbuf",
+            "execs_undecodable",
             "execs_filtered_in_kernel",
             "execs_cwd_from_proc",
             "execs_cwd_unknown",
@@ -101,11 +102,12 @@ impl Module for ExecModule {
             tracing::info!("exec tracer attached to sched_process_exec");
             let mut resolver = ProcessResolver::default();
             let mut cgroup_filter = tracer.cgroup_filter();
-            let (execs, filtered, dropped, kernel_filtered) = (
+            let (execs, filtered, dropped, kernel_filtered, undecodable) = (
                 ctx.counters.counter("execs"),
                 ctx.counters.counter("execs_filtered"),
                 ctx.counters.counter("execs_lost_ringbuf"),
                 ctx.counters.counter("execs_filtered_in_kernel"),
+                ctx.counters.counter("execs_undecodable"),
             );
             // Where working directories came from: the kernel's record normally; /proc when the
             // kernel's was cut or unreadable; neither when the process was gone by then.
@@ -144,6 +146,7 @@ impl Module for ExecModule {
             let mut on_counts = move |c: ExecCounts| {
                 dropped.store(c.lost, Ordering::Relaxed);
                 kernel_filtered.store(c.filtered, Ordering::Relaxed);
+                undecodable.store(c.undecodable, Ordering::Relaxed);
             };
             let mut shutdown = ctx.shutdown.clone();
             tracer

@@ -243,6 +243,8 @@ pub struct ExecCounts {
     pub lost: u64,
     /// Execs dropped by the kernel filters.
     pub filtered: u64,
+    /// Ring-buffer records too short to decode, skipped (counted by the reader, not the kernel).
+    pub undecodable: u64,
 }
 
 /// The exec tracer, loaded and attached.
@@ -251,6 +253,8 @@ pub struct ExecTracer {
     events: RingBuf<MapData>,
     stats: PerCpuArray<MapData, u64>,
     cgroups: Option<CgroupFilter>,
+    /// Records skipped because they could not be decoded.
+    undecodable: u64,
 }
 
 impl std::fmt::Debug for ExecTracer {
@@ -352,6 +356,7 @@ impl ExecTracer {
             events,
             stats,
             cgroups: Some(CgroupFilter { map: cgroups }),
+            undecodable: 0,
         })
     }
 
@@ -361,14 +366,21 @@ impl ExecTracer {
         self.cgroups.take()
     }
 
-    /// The next exec waiting in the ring buffer, without blocking.
+    /// The next exec waiting in the ring buffer, without blocking. A record that cannot be
+    /// decoded is skipped and counted ([`ExecTracer::undecodable`]).
     pub fn try_next(&mut self) -> Option<Exec> {
         loop {
             let item = self.events.next()?;
             if let Some(exec) = Exec::from_record(&item) {
                 return Some(exec);
             }
+            self.undecodable += 1;
         }
+    }
+
+    /// Ring-buffer records skipped so far because they could not be decoded.
+    pub fn undecodable(&self) -> u64 {
+        self.undecodable
     }
 
     /// Blocks (in `poll(2)` on the ring buffer's descriptor, woken by the kernel) until the
@@ -428,6 +440,7 @@ impl ExecTracer {
             events,
             stats,
             cgroups: _cgroups,
+            mut undecodable,
         } = self;
         // SAFETY: the ring buffer owns its map's file descriptor, keeps it open for its whole
         // life and always answers the same descriptor.
@@ -450,6 +463,7 @@ impl ExecTracer {
                 reported: sum(EXEC_STAT_EVENTS)?,
                 lost: sum(EXEC_STAT_RINGBUF_FULL)?,
                 filtered: sum(EXEC_STAT_FILTERED)?,
+                undecodable: 0,
             })
         };
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
@@ -462,21 +476,26 @@ impl ExecTracer {
                 guard = ring.readable_mut() => {
                     let mut guard = guard.map_err(ExecError::Poll)?;
                     while let Some(item) = guard.get_inner_mut().next() {
-                        if let Some(exec) = Exec::from_record(&item) {
-                            on_exec(exec);
+                        match Exec::from_record(&item) {
+                            Some(exec) => on_exec(exec),
+                            None => undecodable += 1,
                         }
                     }
                     guard.clear_ready();
                 }
                 _ = drain.tick() => {
                     while let Some(item) = ring.get_mut().next() {
-                        if let Some(exec) = Exec::from_record(&item) {
-                            on_exec(exec);
+                        match Exec::from_record(&item) {
+                            Some(exec) => on_exec(exec),
+                            None => undecodable += 1,
                         }
                     }
                 }
                 _ = tick.tick() => {
-                    on_counts(counts(&stats)?);
+                    on_counts(ExecCounts {
+                        undecodable,
+                        ..counts(&stats)?
+                    });
                 }
             }
         }
