@@ -6,16 +6,12 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::{cli_bin, stderr};
+use support::{cli_bin, docker, stderr};
 
 fn shared(path: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared")
         .join(path)
-}
-
-fn docker(args: &[&str]) -> std::process::Output {
-    Command::new("docker").args(args).output().unwrap()
 }
 
 /// Removes the test's container and image even when the test fails.

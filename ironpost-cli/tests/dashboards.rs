@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Daemon, Setup};
+use support::{Daemon, Setup, repo};
 
 /// Modules that need root (XDP, the exec tracer) or a Docker Engine (the container guard).
 const PRIVILEGED_MODULES: [&str; 3] = ["xdp", "exec", "container_guard"];
@@ -49,13 +49,6 @@ fn unrunnable() -> &'static [&'static str] {
 
 /// The end of every dashboard query over a series that may not exist (module off, no sink).
 const FALLBACK: &str = " or on() vector(0)";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -5,14 +5,12 @@
 
 mod support;
 
+use support::{docker, repo};
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn unit_text() -> String {
     std::fs::read_to_string(repo().join("deploy/systemd/ironpost.service")).unwrap()
@@ -240,10 +238,6 @@ fn the_units_capabilities_are_enough_for_the_sensors_and_needed() {
             "{name} names what is missing: {reason}"
         );
     }
-}
-
-fn docker(args: &[&str]) -> std::process::Output {
-    Command::new("docker").args(args).output().unwrap()
 }
 
 /// Removes the container when the test ends, however it ends.

@@ -10,22 +10,10 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use support::{cli_bin, daemon_bin};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn succeeds(program: &str, args: &[&str]) -> bool {
-    Command::new(program)
-        .args(args)
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
+use support::{cli_bin, daemon_bin, repo};
 
 /// False, after saying why, when the demo cannot run here.
 fn prerequisites() -> bool {
@@ -34,27 +22,9 @@ fn prerequisites() -> bool {
         eprintln!("skipped: the demo needs root (namespaces, XDP, the exec tracer, Docker)");
         return false;
     }
-    if !succeeds("docker", &["--version"]) {
-        eprintln!("skipped: the docker command is not installed");
+    // Starts the engine and builds the image when this user may.
+    if !support::docker_ready() {
         return false;
-    }
-    let engine_ready = succeeds("docker", &["info"])
-        && succeeds(
-            "docker",
-            &["image", "inspect", "ironpost-test/busybox:latest"],
-        );
-    if !engine_ready {
-        // Starts the engine and builds the image when this user may.
-        let out = Command::new(repo().join("scripts/start-dockerd"))
-            .output()
-            .unwrap();
-        if !out.status.success() {
-            eprintln!(
-                "skipped: no Docker Engine: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-            return false;
-        }
     }
     if !Path::new("/sys/kernel/btf/vmlinux").exists() {
         eprintln!("skipped: the kernel has no BTF, the exec tracer cannot run");

@@ -11,19 +11,15 @@ mod support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ironpost_store::{AlertQuery, SqliteStore, Store};
 use serde_json::Value;
-use support::{Daemon, Setup};
+use support::{Daemon, Setup, append_line as append, docker, docker_ok, repo};
 
 /// The alert id of the web path traversal rule (rules/web/web_path_traversal.yml).
 const WEB_RULE: &str = "f12d7028-ea24-4a62-99f5-f07dc928739c";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
@@ -133,21 +129,6 @@ fn assert_gapless(ns: &[u64]) {
 // ---------------------------------------------------------------------------------------------
 // The Docker Engine stopped and started again while alerts flow.
 // ---------------------------------------------------------------------------------------------
-
-fn docker(args: &[&str]) -> Output {
-    Command::new("docker").args(args).output().unwrap()
-}
-
-fn docker_ok(args: &[&str]) -> String {
-    let out = docker(args);
-    assert!(
-        out.status.success(),
-        "docker {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 fn engine_answers() -> bool {
     docker(&["info"]).status.success()
@@ -315,15 +296,6 @@ fn attack_from_container(s: &Setup, d: &mut Daemon, name: &str, ip: &str) {
     }
     let out = s.cli(&["guard", "history", "--container", name, "--json"]);
     assert!(out.status.success(), "{}", support::stderr(&out));
-}
-
-fn append(path: &Path, line: &str) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    writeln!(f, "{line}").unwrap();
 }
 
 /// The defined outcome: the daemon never exits; while the engine is down the container guard

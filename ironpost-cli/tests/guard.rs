@@ -3,60 +3,13 @@
 //! no other, and `ironpost guard history|list|release` show and undo it. Every container is
 //! named `ironpost-test-…` and removed when the test ends, passed or failed.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn cli_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_ironpost"))
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn docker(args: &[&str]) -> Output {
-    Command::new("docker").args(args).output().unwrap()
-}
-
-fn docker_ok(args: &[&str]) -> String {
-    let out = docker(args);
-    assert!(
-        out.status.success(),
-        "docker {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// Starts Docker when this user may (scripts/start-dockerd); false, saying why, when it cannot.
-fn engine_ready() -> bool {
-    let ready = || {
-        docker(&["info"]).status.success()
-            && docker(&["image", "inspect", "ironpost-test/busybox:latest"])
-                .status
-                .success()
-    };
-    if Command::new("docker").arg("--version").output().is_err() {
-        eprintln!("skipped: the docker command is not installed");
-        return false;
-    }
-    if ready() {
-        return true;
-    }
-    let out = Command::new(repo().join("scripts/start-dockerd"))
-        .output()
-        .unwrap();
-    if !out.status.success() {
-        eprintln!(
-            "skipped: no Docker Engine: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-        return false;
-    }
-    ready()
-}
+use support::{cli_bin, docker, docker_ok, docker_ready as engine_ready, repo};
 
 /// The daemon and the containers of one test, stopped and removed on drop.
 struct World {

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::{Daemon, Setup};
+use support::{Daemon, Setup, append_line as append};
 
 fn rule(title: &str, id_tail: u32, keyword: &str) -> String {
     format!(
@@ -44,15 +44,6 @@ fn source(name: &str, path: &Path) -> String {
          start_at = \"beginning\"\npoll_interval_ms = 50\n",
         path.display()
     )
-}
-
-fn append(path: &Path, line: &str) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    writeln!(f, "{line}").unwrap();
 }
 
 fn alert_titles(s: &Setup) -> Vec<String> {

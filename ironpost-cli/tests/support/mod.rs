@@ -210,3 +210,71 @@ pub fn stored_alerts(data: &Path) -> Vec<ironpost_core::Alert> {
         })
         .unwrap()
 }
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Appends `line` and a newline to the file at `path`, creating it.
+pub fn append_line(path: &Path, line: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    writeln!(f, "{line}").unwrap();
+}
+
+/// Runs `docker ARGS`.
+pub fn docker(args: &[&str]) -> Output {
+    Command::new("docker").args(args).output().unwrap()
+}
+
+/// Runs `docker ARGS`, which must succeed; its standard output, trimmed.
+pub fn docker_ok(args: &[&str]) -> String {
+    let out = docker(args);
+    assert!(
+        out.status.success(),
+        "docker {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A Docker Engine answering with the test image `ironpost-test/busybox:latest` built: started
+/// (scripts/start-dockerd) when this user may; false, after saying why, when it cannot be.
+pub fn docker_ready() -> bool {
+    let ready = || {
+        docker(&["info"]).status.success()
+            && docker(&["image", "inspect", "ironpost-test/busybox:latest"])
+                .status
+                .success()
+    };
+    if Command::new("docker").arg("--version").output().is_err() {
+        eprintln!("skipped: the docker command is not installed");
+        return false;
+    }
+    if ready() {
+        return true;
+    }
+    let out = Command::new(repo().join("scripts/start-dockerd"))
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        eprintln!(
+            "skipped: no Docker Engine: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        return false;
+    }
+    if !ready() {
+        eprintln!(
+            "skipped: scripts/start-dockerd succeeded but the engine or test image is not ready"
+        );
+        return false;
+    }
+    true
+}
